@@ -1,0 +1,3 @@
+"""callscreen: ring-time call screening beside an Asterisk PBX."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,47 @@
+"""structlog set-up: JSON lines when not on a terminal, readable console output on one.
+
+Phone numbers are masked by the callers (NumberFacts.masked, mask_number); this module adds a
+last line of defence that drops any key whose name suggests a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = ("secret", "password", "token", "webhook_key")
+
+
+def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    for key in list(event):
+        if any(word in key.lower() for word in SECRET_KEYS):
+            event[key] = "******"
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", *, stream: Any = None) -> None:
+    """Configure structlog and the standard library's root logger once, at start-up."""
+    stream = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if use_json
+                     else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+
+    numeric = getattr(logging, level.upper())
+    logging.basicConfig(level=numeric, stream=stream, format="%(message)s", force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,1 @@
+"""Caller-ID normalisation and number facts (pure, no I/O)."""

@@ -1,0 +1,181 @@
+"""The classifier: a pure function from facts and history to a verdict with reasons."""
+
+from dataclasses import replace
+
+import pytest
+
+from callscreen.classifier import Category, History, ListMatch, Verdict, classify
+from callscreen.classifier.classify import fallback_decision
+from callscreen.config.model import RulesConfig
+from callscreen.numbers.model import NumberFacts, NumberKind
+
+RULES = RulesConfig()
+
+
+def facts(kind: NumberKind = NumberKind.MOBILE, e164: str | None = "+8613912345678",
+          province: str = "江苏省", city: str = "常州市") -> NumberFacts:
+    key = e164 or ""
+    return NumberFacts(raw=e164 or "", kind=kind, e164=e164, national=key[3:], key=key,
+                       block=key[:-4] if key else "", country_code=86 if e164 else None,
+                       province=province, city=city, carrier="中国移动",
+                       masked="+86139****5678" if e164 else "")
+
+
+def rules_of(decision_reasons: tuple) -> list[str]:
+    return [r.rule for r in decision_reasons]
+
+
+def test_plain_mobile_without_history_is_allowed() -> None:
+    decision = classify(facts(), History(), RULES)
+
+    assert decision.verdict is Verdict.ALLOW
+    assert decision.category is Category.NORMAL
+    assert decision.score == 0
+    assert decision.tag == ""
+
+
+def test_anonymous_caller_gets_anonymous_reason_and_category() -> None:
+    anonymous = facts(kind=NumberKind.ANONYMOUS, e164=None, province="", city="")
+    rules = replace(RULES, anonymous_score=50)
+
+    decision = classify(anonymous, History(), rules)
+
+    assert decision.verdict is Verdict.FLAG
+    assert decision.category is Category.ANONYMOUS
+    assert rules_of(decision.reasons) == ["anonymous"]
+    assert decision.tag == "[未显号码]"
+
+
+def test_virtual_operator_kind_adds_its_configured_score() -> None:
+    decision = classify(facts(kind=NumberKind.VIRTUAL_OPERATOR), History(), RULES)
+
+    assert decision.score == 25
+    assert rules_of(decision.reasons) == ["kind.virtual_operator"]
+    assert "虚拟运营商" in decision.reasons[0].text_zh
+    assert "virtual" in decision.reasons[0].text_en
+
+
+def test_repeat_caller_counts_this_call_too() -> None:
+    history = History(calls_in_window=RULES.repeat_count - 1)
+
+    decision = classify(facts(), history, RULES)
+
+    assert "repeat_caller" in rules_of(decision.reasons)
+    assert f"第 {RULES.repeat_count} 次" in decision.reasons[0].text_zh
+
+
+def test_one_call_below_repeat_count_adds_nothing() -> None:
+    decision = classify(facts(), History(calls_in_window=RULES.repeat_count - 2), RULES)
+
+    assert decision.reasons == ()
+
+
+def test_collector_tag_on_number_flags_next_call() -> None:
+    decision = classify(facts(), History(number_reputation=1.0), RULES)
+
+    assert decision.verdict is Verdict.FLAG
+    assert decision.category is Category.COLLECTOR
+    assert decision.score == RULES.number_collector_score
+    assert decision.tag == "[疑似催收]"
+
+
+def test_block_reputation_raises_score_of_a_new_number() -> None:
+    before = classify(facts(), History(), RULES)
+
+    after = classify(facts(), History(block_reputation=1.0), RULES)
+
+    assert after.score > before.score
+    assert "reputation_block" in rules_of(after.reasons)
+
+
+def test_reputation_is_capped_at_two_units() -> None:
+    decision = classify(facts(), History(number_reputation=50.0), RULES)
+
+    assert decision.score == min(100, 2 * RULES.number_collector_score)
+
+
+def test_not_collector_feedback_lowers_score() -> None:
+    history = History(calls_in_window=5, number_reputation=-1.0)
+
+    decision = classify(facts(), history, RULES)
+
+    assert decision.score == 0
+    assert decision.verdict is Verdict.ALLOW
+    assert "not_collector" in rules_of(decision.reasons)
+
+
+def test_allow_list_wins_over_everything() -> None:
+    history = History(calls_in_window=50, number_reputation=2.0, block_reputation=2.0,
+                      list_matches=(ListMatch("block", "exact", "+8613912345678"),
+                                    ListMatch("allow", "exact", "+8613912345678", "客户")))
+
+    decision = classify(facts(), history, RULES)
+
+    assert decision.verdict is Verdict.ALLOW
+    assert decision.score == 0
+    assert rules_of(decision.reasons) == ["allow_list"]
+
+
+def test_block_list_blocks_even_when_blocking_by_score_is_off() -> None:
+    history = History(list_matches=(ListMatch("block", "prefix", "+86170"),))
+
+    decision = classify(facts(kind=NumberKind.VIRTUAL_OPERATOR), history, RULES)
+
+    assert decision.verdict is Verdict.BLOCK
+    assert decision.score == 100
+
+
+def test_block_threshold_blocks_by_score_when_configured() -> None:
+    rules = replace(RULES, block_threshold=80)
+
+    decision = classify(facts(), History(number_reputation=2.0), rules)
+
+    assert decision.verdict is Verdict.BLOCK
+
+
+def test_region_rule_prefers_the_longest_matching_name() -> None:
+    rules = replace(RULES, region_scores={"江苏省": 10, "江苏省常州市": 30})
+
+    decision = classify(facts(), History(), rules)
+
+    assert decision.score == 30
+    assert "江苏省常州市" in decision.reasons[0].text_zh
+
+
+def test_employment_check_category_without_flag_score() -> None:
+    decision = classify(facts(), History(employment_checks=1.0), RULES)
+
+    assert decision.category is Category.EMPLOYMENT_CHECK
+    assert decision.verdict is Verdict.ALLOW
+
+
+def test_score_is_clamped_to_hundred() -> None:
+    history = History(calls_in_window=10, number_reputation=2.0, block_reputation=2.0)
+
+    decision = classify(facts(kind=NumberKind.VIRTUAL_OPERATOR), history, RULES)
+
+    assert decision.score == 100
+
+
+@pytest.mark.parametrize("kind", list(NumberKind))
+def test_every_kind_has_readable_reason_texts(kind: NumberKind) -> None:
+    rules = replace(RULES, kind_scores={kind.value: 5}, anonymous_score=5)
+
+    decision = classify(facts(kind=kind), History(), rules)
+
+    for found in decision.reasons:
+        assert found.text_zh and found.text_en
+        assert "{" not in found.text_zh + found.text_en
+
+
+def test_fallback_decision_allows_with_error_reason() -> None:
+    decision = fallback_decision()
+
+    assert decision.verdict is Verdict.ALLOW
+    assert rules_of(decision.reasons) == ["error"]
+
+
+def test_same_inputs_give_same_decision() -> None:
+    history = History(calls_in_window=3, block_reputation=0.7)
+
+    assert classify(facts(), history, RULES) == classify(facts(), history, RULES)
