@@ -1,0 +1,279 @@
+"""A small FastAGI server: read the environment, decide in time, set channel variables.
+
+One connection is one AGI() call in the dialplan. The server never stops a call from
+ringing: when the decision fails or is late it sends the fallback variables, and when
+the peer misbehaves it closes the connection, which Asterisk reports as AGISTATUS=FAILURE
+and the dialplan carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+
+import structlog
+
+from callscreen.errors import AgiHangupError, CallscreenError, ProtocolError
+from callscreen.pbx.agi_wire import (
+    AgiTimeoutError,
+    parse_environment,
+    read_environment,
+    read_reply,
+)
+from callscreen.pbx.model import AgiRequest
+
+log = structlog.get_logger(__name__)
+
+
+class AgiListenError(CallscreenError, OSError):
+    """The FastAGI server could not bind its TCP port."""
+
+Route = Callable[[AgiRequest], Awaitable[Mapping[str, str]]]
+Fallback = Callable[[AgiRequest | None, BaseException | None], Mapping[str, str]]
+
+SCREEN_SCRIPT = "screen"
+MAX_ENVIRONMENT_LINES = 64
+# After our half-close res_agi sends one HANGUP line and closes. Reading it lets the socket
+# close with FIN rather than RST. The bounds stop a peer that keeps sending from holding us.
+_DRAIN_TIMEOUT_S = 1.0
+_DRAIN_MAX_BYTES = 65536
+
+# A plain variable or a dialplan function such as CALLERID(name), with no character that
+# could split the command line.
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
+
+
+class FastAgiServer:
+    """Serve the FastAGI script "screen" on one TCP port.
+
+    `route` decides a call and returns the channel variables to set. It runs under a
+    deadline of `deadline_ms`. On timeout or error, `fallback(request, exc)` supplies the
+    variables instead. `fallback(None, exc)` is called when a complete environment block
+    arrives that cannot be parsed. Both return the variables that the server then sends.
+    Route's return value is the decision, even when the channel hangs up before every
+    variable is set.
+    """
+
+    def __init__(self, *, host: str, port: int, route: Route, fallback: Fallback,
+                 deadline_ms: int, max_line: int = 8192, env_timeout_s: float = 5.0,
+                 reply_timeout_s: float = 5.0) -> None:
+        self._host = host
+        self._requested_port = port
+        self._route = route
+        self._fallback = fallback
+        self._deadline_s = deadline_ms / 1000
+        self._max_line = max_line
+        self._env_timeout_s = env_timeout_s
+        self._reply_timeout_s = reply_timeout_s
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """Bound TCP port, which differs from the requested one when that was 0."""
+        if self._server is None or not self._server.sockets:
+            return self._requested_port
+
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def connections(self) -> int:
+        """Number of FastAGI sessions currently open."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Bind the port and start accepting connections."""
+        try:
+            self._server = await asyncio.start_server(
+                self._accept, self._host, self._requested_port, limit=self._max_line)
+        except OSError as exc:
+            raise AgiListenError(
+                f"FastAGI server could not listen on {self._host}:{self._requested_port}: {exc}"
+            ) from exc
+
+        log.info("fastagi_started", host=self._host, port=self.port)
+
+    async def close(self) -> None:
+        """Stop accepting, cancel every open session and wait for them to end."""
+        if self._server is None:
+            return
+
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+        log.info("fastagi_stopped", host=self._host)
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("fastagi_session_task_failed", exc_info=task.exception())
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _format_peer(writer.get_extra_info("peername"))
+        try:
+            await self._run_session(reader, writer, peer)
+        except AgiTimeoutError as exc:
+            log.warning("agi_peer_timeout", peer=peer, error=str(exc))
+        except ProtocolError as exc:
+            # TODO: rate-limit per peer, because a port scan now logs one warning per connection.
+            # exc.data stays out of the log: an environment block contains the caller's number.
+            log.warning("agi_bad_peer_input", peer=peer, error=str(exc), data_bytes=len(exc.data))
+        except OSError as exc:
+            log.warning("agi_connection_failed", peer=peer, error=str(exc))
+        except Exception:
+            # The server outlives any single session; a bug here must not stop screening.
+            log.exception("agi_session_failed", peer=peer)
+        finally:
+            await _close_writer(writer)
+
+    async def _run_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           peer: str) -> None:
+        lines = await read_environment(reader, timeout=self._env_timeout_s,
+                                       max_line=self._max_line,
+                                       max_lines=MAX_ENVIRONMENT_LINES)
+        request = self._parse_or_none(lines, peer)
+        if request is not None and request.script != SCREEN_SCRIPT:
+            log.warning("agi_script_unknown", peer=peer, script=request.script,
+                        uniqueid=request.uniqueid)
+            return
+
+        variables = await self._decide(request, lines)
+        await self._set_variables(reader, writer, request, variables)
+        await self._finish(reader, writer)
+
+    def _parse_or_none(self, lines: list[bytes], peer: str) -> AgiRequest | None:
+        try:
+            return parse_environment(lines)
+        except ProtocolError as exc:
+            # Only a block that looks like AGI gets the fallback. Anything else is garbage.
+            if not all(line.startswith(b"agi_") for line in lines):
+                raise
+            log.warning("agi_environment_invalid", peer=peer, error=str(exc))
+            return None
+
+    async def _decide(self, request: AgiRequest | None,
+                      lines: list[bytes]) -> Mapping[str, str]:
+        if request is None:
+            return self._call_fallback(None, ProtocolError("invalid AGI environment",
+                                                           data=b"\n".join(lines)))
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self._deadline_s) as deadline:
+                variables = await self._route(request)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                return self._route_failed(request, exc)
+            log.warning("decision_deadline_exceeded", uniqueid=request.uniqueid,
+                        deadline_ms=round(self._deadline_s * 1000))
+            return self._call_fallback(request, exc)
+        except Exception as exc:  # noqa: BLE001 - any route failure must fall back, not drop the call
+            return self._route_failed(request, exc)
+
+        log.debug("decision_made", uniqueid=request.uniqueid,
+                  elapsed_ms=round((loop.time() - started) * 1000, 3))
+        return variables
+
+    def _route_failed(self, request: AgiRequest, exc: Exception) -> Mapping[str, str]:
+        log.error("decision_failed", uniqueid=request.uniqueid, exc_info=exc)
+        return self._call_fallback(request, exc)
+
+    def _call_fallback(self, request: AgiRequest | None,
+                       exc: BaseException | None) -> Mapping[str, str]:
+        try:
+            return self._fallback(request, exc)
+        except Exception:
+            # Sending no variables still lets the call ring: missing variables mean "allow".
+            log.exception("decision_fallback_failed",
+                          uniqueid=request.uniqueid if request else "")
+            return {}
+
+    async def _set_variables(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter, request: AgiRequest | None,
+                             variables: Mapping[str, str]) -> None:
+        uniqueid = request.uniqueid if request else ""
+        for name, value in variables.items():
+            if not _VARIABLE_NAME.fullmatch(name):
+                log.error("agi_variable_name_invalid", uniqueid=uniqueid, name=name)
+                continue
+
+            try:
+                hung_up = await self._set_variable(reader, writer, name, value, uniqueid)
+            except AgiHangupError:
+                hung_up = True
+            # NOTE: res_agi still accepts SET VARIABLE on a dead channel, so an `h` extension
+            # could read the rest, but we stop here: the dialplan does not continue after HANGUP.
+            if hung_up:
+                log.info("agi_channel_hung_up", uniqueid=uniqueid, variable=name)
+                return
+
+    async def _set_variable(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            name: str, value: str, uniqueid: str) -> bool:
+        command = f"SET VARIABLE {name} {quote_value(value)}\n".encode()
+        log.debug("agi_command_sent", uniqueid=uniqueid, command=command)
+        writer.write(command)
+        await asyncio.wait_for(writer.drain(), self._reply_timeout_s)
+
+        reply = await read_reply(reader, timeout=self._reply_timeout_s,
+                                 max_line=self._max_line)
+        log.debug("agi_reply_received", uniqueid=uniqueid, reply=reply.raw)
+        if reply.code != 200:
+            log.warning("agi_set_variable_rejected", uniqueid=uniqueid, variable=name,
+                        code=reply.code, message=reply.message)
+
+        return reply.hangup_seen
+
+    async def _finish(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        if writer.is_closing() or not writer.can_write_eof():
+            return
+
+        writer.write_eof()
+        received = 0
+        try:
+            async with asyncio.timeout(_DRAIN_TIMEOUT_S):
+                while received <= _DRAIN_MAX_BYTES:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        return
+                    received += len(chunk)
+        except TimeoutError:
+            return
+
+
+def quote_value(value: str) -> str:
+    """Quote a SET VARIABLE value the way res_agi's argument parser unquotes it.
+
+    Backslash and double quote are escaped. Line breaks and NUL would end or cut the
+    command line, so they become spaces.
+    """
+    cleaned = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
+    escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"')
+
+    return f'"{escaped}"'
+
+
+def _format_peer(peername: object) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+
+    return str(peername)
+
+
+async def _close_writer(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    # OSError includes TimeoutError: the peer is gone or stalled, and the socket is closed anyway.
+    with contextlib.suppress(OSError):
+        await asyncio.wait_for(writer.wait_closed(), _DRAIN_TIMEOUT_S)
