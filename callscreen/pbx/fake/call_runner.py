@@ -1,0 +1,246 @@
+"""Runs one fake inbound call through a dialplan and emits its AMI events in captured order."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+import structlog
+
+from callscreen.pbx.fake.agi_client import RESULT_TEXTS, AgiSession, AgiTarget
+from callscreen.pbx.fake.call_events import EventWriter
+from callscreen.pbx.fake.calls import FakeCall, FakeCallResult, PbxContext
+from callscreen.pbx.fake.channel import STATE_UP, FakeChannel
+from callscreen.pbx.fake.dial import DialRun
+from callscreen.pbx.fake.dialplan import Dialplan, Step, expand
+
+log = structlog.get_logger(__name__)
+
+# Marks a step after which the channel is gone and the dialplan stops.
+STOP = "stop"
+
+
+class CallRunner:
+    """Walks the inbound channel through the dialplan; also the AGI session's hooks."""
+
+    def __init__(self, call: FakeCall, dialplan: Dialplan, context: PbxContext) -> None:
+        self.call = call
+        self.dialplan = dialplan
+        self.context = context
+        self.events = EventWriter(context)
+        uniqueid = context.ids.uniqueid()
+        self.channel = FakeChannel(
+            name=f"IAX2/carrier-{context.ids.iax2_callno()}", uniqueid=uniqueid,
+            linkedid=uniqueid, context=dialplan.inbound_context, exten=call.did or "s",
+            caller_num=call.caller, caller_name=call.name_text())
+        self.result = FakeCallResult(uniqueid, uniqueid, self.channel.name)
+        self.caller_hung_up = False
+
+    async def run(self) -> FakeCallResult:
+        """Run the call to its end and return what happened."""
+        self.events.new_channel(self.channel)
+
+        await self._walk()
+
+        return self.result
+
+    # --- AgiHooks -------------------------------------------------------------------------
+
+    def exec_start(self, command: str) -> str:
+        """Emit AGIExecStart and return its CommandId."""
+        command_id = self.context.ids.command_id()
+        extra = [("CommandId", command_id), ("Command", command)]
+        self.events.channel("AGIExecStart", self.channel, extra, privilege="agi,all")
+
+        return command_id
+
+    def exec_end(self, command_id: str, command: str, code: int) -> None:
+        """Emit AGIExecEnd with res_agi's ResultCode and Result words."""
+        extra = [("CommandId", command_id), ("Command", command), ("ResultCode", str(code)),
+                 ("Result", RESULT_TEXTS.get(code, "Failure"))]
+        self.events.channel("AGIExecEnd", self.channel, extra, privilege="agi,all")
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Set a channel variable from SET VARIABLE and remember it for the result."""
+        self.result.variables[name] = value
+        self.set_on(self.channel, name, value)
+
+    def variables(self) -> dict[str, str]:
+        """Return the inbound channel's variables and dialplan functions."""
+        return self.variables_of(self.channel)
+
+    def answer(self) -> None:
+        """Answer the inbound channel."""
+        if self.channel.state != STATE_UP:
+            self.events.new_state(self.channel, STATE_UP)
+
+    def hang_up_by_agi(self) -> None:
+        """Soft-hang-up as res_agi does for the HANGUP command (cause 32 in the capture)."""
+        self.events.soft_hangup_request(self.channel, 32)
+
+    def hang_up_by_caller(self) -> None:
+        """Emit the HangupRequest of a caller that hangs up while AGI runs."""
+        self.caller_hung_up = True
+        self.events.hangup_request(self.channel, 16)
+
+    # --- dialplan -------------------------------------------------------------------------
+
+    async def _walk(self) -> None:
+        steps = self.dialplan.steps_for(self.channel.exten)
+        extension = self.channel.exten
+        priority = 1
+        while priority <= len(steps):
+            step = steps[priority - 1]
+            self.channel.priority = priority
+            data = self._step_data(step)
+            self.events.new_exten(self.channel, step.app, data, extension)
+
+            outcome = await self._apply(step, data)
+
+            if outcome == STOP:
+                return
+            if isinstance(outcome, tuple):
+                extension, priority = outcome
+                self.channel.exten = extension
+                steps = self.dialplan.steps_for(extension)
+            elif isinstance(outcome, str):
+                priority = _label_priority(steps, outcome)
+            else:
+                priority += 1
+
+        # Running off the end of an extension hangs the channel up normally.
+        self._hang_up(16)
+
+    def _step_data(self, step: Step) -> str:
+        if step.app == "GotoIf" and step.condition is not None:
+            flag = step.condition(self.variables_of(self.channel))
+            return f"{int(flag)}?{step.target}"
+
+        return expand(step.data, self.variables_of(self.channel))
+
+    async def _apply(self, step: Step, data: str) -> str | tuple[str, int] | None:
+        if step.app == "Set":
+            self._apply_set(data)
+        elif step.app == "Goto":
+            exten, _, priority = data.partition(",")
+            return exten, int(priority or "1")
+        elif step.app == "GotoIf":
+            return step.target if data.startswith("1") else None
+        elif step.app == "UserEvent":
+            return self.user_event(self.channel, data)
+        elif step.app == "AGI":
+            return await self._agi(data)
+        elif step.app == "Dial":
+            return await self._dial(data)
+        elif step.app == "Playback":
+            self._playback()
+        elif step.app == "Hangup":
+            self._hang_up(int(data or "16"))
+            return STOP
+
+        return None
+
+    def _apply_set(self, data: str) -> None:
+        name, _, value = data.partition("=")
+        if name == "CALLERID(name)":
+            self.channel.caller_name = value
+            self.events.new_callerid(self.channel)
+            return
+
+        self.set_on(self.channel, name, value)
+
+    def set_on(self, channel: FakeChannel, name: str, value: str) -> None:
+        """Set a variable on a channel of this call and emit VarSet."""
+        channel.variables[name] = value
+        self.events.var_set(channel, name, value)
+
+    def user_event(self, channel: FakeChannel, data: str) -> str | None:
+        """Emit a UserEvent from `Name,Key: Value,...` data; hang up on bytes that are not UTF-8."""
+        if _has_invalid_utf8(data):
+            # UserEvent builds JSON, which rejects bytes that are not UTF-8; the application
+            # fails and Asterisk hangs the channel up with cause 0.
+            log.warning("fake_user_event_invalid_utf8", uniqueid=channel.uniqueid)
+            self._hang_up(0)
+            return STOP
+
+        name, *fields = data.split(",")
+        extra = [("UserEvent", name)]
+        extra += [(key, value) for key, _, value in (field.partition(": ") for field in fields)]
+        self.events.channel("UserEvent", channel, extra, privilege="user,all")
+
+        return None
+
+    async def _agi(self, data: str) -> str | None:
+        url, *args = data.split(",")
+        script = urlsplit(url).path.lstrip("/")
+        query = urlsplit(url).query
+        target = AgiTarget(self.context.agi_host, self.context.agi_port,
+                           script + (f"?{query}" if query else ""))
+        session = AgiSession(self, target, args, timeout_s=self.context.agi_timeout_s,
+                             caller_hangs_up=self.call.caller_hangs_up_during_agi,
+                             time_scale=self.context.time_scale)
+
+        status = await session.run()
+
+        self.result.agi_status = status
+        self.set_on(self.channel, "AGISTATUS", status)
+        if status == "HANGUP":
+            self._hang_up(16 if self.caller_hung_up else 0)
+            return STOP
+        return None
+
+    async def _dial(self, data: str) -> str | None:
+        self.result.rang = True
+        dial = DialRun(self, data)
+
+        answered = await dial.run()
+
+        if answered:
+            self._hang_up(16)
+            return STOP
+        return None
+
+    def _playback(self) -> None:
+        # NOTE: not in the capture. Playback answers an unanswered channel first; the fake
+        # has no sound files and reports success as if the prompt existed.
+        self.answer()
+        self.set_on(self.channel, "PLAYBACKSTATUS", "SUCCESS")
+
+    def _hang_up(self, cause: int) -> None:
+        self.result.hangup_cause = cause
+        self.result.rejected = cause == 21
+        self.events.hangup_from_dialplan(self.channel, cause)
+
+    def variables_of(self, channel: FakeChannel) -> dict[str, str]:
+        """Return a channel's variables plus the dialplan functions and fake settings."""
+        values = {name.lstrip("_"): value for name, value in channel.variables.items()}
+        values.update({
+            "EXTEN": channel.exten,
+            "CALLERID(num)": channel.caller_num,
+            "CALLERID(name)": channel.caller_name,
+            "CALLERID(all)": channel.callerid_all(),
+            "RECEPTION": self.call.answer_by or "100",
+            "TALK_SECONDS": _format_seconds(self.call.talk_seconds),
+        })
+
+        return values
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for dialplan time, scaled by the PBX's time scale."""
+        await asyncio.sleep(seconds * self.context.time_scale)
+
+
+def _label_priority(steps: tuple[Step, ...], label: str) -> int:
+    for index, step in enumerate(steps, start=1):
+        if step.label == label:
+            return index
+
+    raise KeyError(f"dialplan label not found: {label}")
+
+
+def _has_invalid_utf8(text: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _format_seconds(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
