@@ -1,0 +1,493 @@
+"""Follow inbound calls through AMI events and produce one CallRecord per call.
+
+A pure state machine: `CallTracker.feed` takes one AmiMessage and the time it arrived
+and returns what happened (`CallStarted`, `CallEnded`). It does no I/O, so a capture
+can be replayed into it and the records compared.
+
+Calls are keyed by Linkedid, which every channel of one call shares, including both
+halves of a Local channel and the channels it dials. A call counts as inbound when one
+of its channels is in an inbound context at Newchannel or at its first Newexten. The
+call ends once every channel of the Linkedid has hung up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from callscreen.pbx.ami_wire import AmiMessage
+from callscreen.pbx.model import CallerName, CallRecord
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_INBOUND_CONTEXTS = frozenset({"from-trunk", "from-pstn", "from-trunk-qs", "from-external"})
+DEFAULT_MAX_CALLS = 10_000
+
+# Variables the screening dialplan sets to the dialled number; "s" means "no DID".
+_DID_VARIABLES = frozenset({"screen_did", "__screen_did"})
+_NO_DID = frozenset({"", "s"})
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    """An inbound call whose caller ID is settled; `record` is a snapshot."""
+
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """An inbound call whose channels have all hung up, or that was closed by reconcile
+    or eviction (then `hangup_cause` is None)."""
+
+    record: CallRecord
+
+
+TrackerEvent = CallStarted | CallEnded
+
+
+@dataclass(slots=True)
+class _Channel:
+    uniqueid: str
+    name: str
+    linkedid: str
+    inbound: bool
+    caller_num: str = ""
+    caller_name: CallerName = field(default_factory=lambda: CallerName("", b"", ""))
+    seen_exten: bool = False
+    bridge_id: str = ""
+    bridged_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    record: CallRecord | None = None
+    live: set[str] = field(default_factory=set)
+    caller_uniqueid: str = ""
+    caller_fixed: bool = False  # set once the channel running the inbound dialplan is known
+    started: bool = False
+    did_from_variable: str = ""
+    answered_uniqueid: str = ""
+    talk: float = 0.0
+    party_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class CallTracker:
+    """Turn AMI events into CallStarted / CallEnded for inbound calls.
+
+    State is bounded: finished calls are forgotten at once, and when more than
+    `max_calls` Linkedids are live the oldest is evicted with a WARNING.
+    """
+
+    def __init__(
+        self,
+        *,
+        inbound_contexts: frozenset[str] = DEFAULT_INBOUND_CONTEXTS,
+        max_calls: int = DEFAULT_MAX_CALLS,
+    ) -> None:
+        self._inbound_contexts = inbound_contexts
+        self._max_calls = max_calls
+        self._calls: dict[str, _Call] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._bridges: dict[str, set[str]] = {}
+        self._handlers: dict[str, Callable[[AmiMessage, datetime], list[TrackerEvent]]] = {
+            "newchannel": self._on_newchannel,
+            "newexten": self._on_newexten,
+            "newcallerid": self._on_newcallerid,
+            "varset": self._on_varset,
+            # TODO: DialBegin (who was rung but did not answer) needs a CallRecord field.
+            "dialend": self._on_dialend,
+            "bridgeenter": self._on_bridgeenter,
+            "bridgeleave": self._on_bridgeleave,
+            "blindtransfer": self._on_blindtransfer,
+            "attendedtransfer": self._on_attendedtransfer,
+            "hangup": self._on_hangup,
+        }
+
+    @property
+    def live_calls(self) -> int:
+        """The number of Linkedids currently followed, inbound or not."""
+        return len(self._calls)
+
+    def feed(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        """Apply one AMI message; return the CallStarted / CallEnded it causes.
+
+        `now` is the arrival time, used unless the event has a `Timestamp:` header.
+        Events about unknown or finished channels are ignored.
+        """
+        handler = self._handlers.get(msg.event.lower())
+        if handler is None:
+            return []
+
+        return handler(msg, _event_time(msg, now))
+
+    def reconcile(self, active_linkedids: set[str], now: datetime) -> list[TrackerEvent]:
+        """Close every followed call whose Linkedid is not in `active_linkedids`.
+
+        Used after an AMI reconnect: the Linkedids listed by CoreShowChannels are the calls
+        still up, and the others ended while the connection was down. Their records get
+        `ended_at=now` and no hangup cause. A call that never reached CallStarted gets
+        one just before its CallEnded.
+        """
+        gone = [linkedid for linkedid in self._calls if linkedid not in active_linkedids]
+
+        ended: list[TrackerEvent] = []
+        for linkedid in gone:
+            ended.extend(self._close(self._calls[linkedid], now, reason="reconcile"))
+
+        return ended
+
+    # Handlers, one per event. Each returns the events it causes.
+
+    def _on_newchannel(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        uniqueid = msg.get("Uniqueid") or ""
+        if not uniqueid or uniqueid in self._channels:
+            return []
+
+        linkedid = msg.get("Linkedid") or uniqueid
+        events = self._make_room(linkedid, now)
+        call = self._calls.setdefault(linkedid, _Call(linkedid))
+        channel = _Channel(
+            uniqueid=uniqueid,
+            name=msg.get("Channel") or "",
+            linkedid=linkedid,
+            inbound=(msg.get("Context") or "") in self._inbound_contexts,
+            caller_num=msg.known("CallerIDNum") or "",
+            caller_name=msg.caller_name("CallerIDName"),
+        )
+        self._channels[uniqueid] = channel
+        call.live.add(uniqueid)
+        if channel.inbound:
+            self._mark_inbound(call, channel, now, exten=msg.get("Exten") or "")
+
+        return events
+
+    def _on_newexten(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, call = self._lookup(msg)
+        if channel is None or call is None:
+            return []
+
+        first = not channel.seen_exten
+        channel.seen_exten = True
+        in_inbound_context = (msg.get("Context") or "") in self._inbound_contexts
+        if first and in_inbound_context and not channel.inbound:
+            channel.inbound = True
+            self._mark_inbound(call, channel, now, exten=msg.get("Exten") or "")
+        # AppDial/AppDial2 are markers Asterisk emits for the outgoing side of a Dial or
+        # an Originate ("(Outgoing Line)"); that channel is not running the dialplan.
+        runs_dialplan = not (msg.get("Application") or "").startswith("AppDial")
+        if not (channel.inbound and in_inbound_context and runs_dialplan):
+            return []
+
+        if not call.caller_fixed:
+            call.caller_fixed = True
+            self._set_caller(call, channel)
+            self._set_exten_did(call, msg.get("Exten") or "")
+
+        return self._start(call)
+
+    def _on_newcallerid(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, call = self._lookup(msg)
+        if channel is None or call is None:
+            return []
+
+        channel.caller_num = msg.known("CallerIDNum") or ""
+        channel.caller_name = msg.caller_name("CallerIDName")
+        if call.record is None or channel.uniqueid != call.caller_uniqueid:
+            return []
+        self._set_caller(call, channel)
+        # The ;1 half of a Local channel hands the call to its ;2 half, which runs the
+        # dialplan; starting here would report the ;1 Uniqueid, not the one AGI sees.
+        if not channel.caller_num or _is_local_first_half(channel.name):
+            return []
+
+        return self._start(call)
+
+    def _on_varset(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, call = self._lookup(msg)
+        if channel is None or call is None or call.record is None:
+            return []
+
+        variable = (msg.get("Variable") or "").lower()
+        value = msg.get("Value") or ""
+        if variable in _DID_VARIABLES and value not in _NO_DID and not call.did_from_variable:
+            call.did_from_variable = value
+            call.record.did = value
+        elif variable == "agistatus" and channel.inbound:
+            call.record.agi_status = value
+
+        return []
+
+    def _on_dialend(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        # A DialEnd without Channel is Originate dialling the first Local half: no caller.
+        channel, call = self._lookup(msg)
+        if channel is None or call is None or call.record is None:
+            return []
+        if (msg.get("DialStatus") or "").upper() != "ANSWER":
+            return []
+
+        answered_by = _party(msg.get("DestChannel") or "") or _real_exten(msg.get("DestExten"))
+        record = call.record
+        if record.answered_at is None and channel.inbound:
+            record.answered_at = now
+            record.answered_by = answered_by
+            call.answered_uniqueid = msg.get("DestUniqueid") or ""
+        elif _is_local_partner(channel.name, self._channel_name(call.answered_uniqueid)):
+            # The answering Local channel dialled on (e.g. Local/100 rang a desk phone):
+            # the phone that answered it is the more precise party.
+            record.answered_by = answered_by or record.answered_by
+            call.answered_uniqueid = msg.get("DestUniqueid") or ""
+
+        return []
+
+    def _on_bridgeenter(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, _call = self._lookup(msg)
+        bridge_id = msg.get("BridgeUniqueid") or ""
+        if channel is None or not bridge_id:
+            return []
+
+        self._leave_bridge(channel, now)
+        channel.bridge_id = bridge_id
+        channel.bridged_at = now
+        self._bridges.setdefault(bridge_id, set()).add(channel.uniqueid)
+
+        return []
+
+    def _on_bridgeleave(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, _call = self._lookup(msg)
+        if channel is not None:
+            self._leave_bridge(channel, now)
+
+        return []
+
+    def _on_blindtransfer(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        if (msg.get("Result") or "Success") != "Success":
+            return []
+
+        call = self._call_of(msg.get("TransfereeUniqueid"), msg.get("TransfererUniqueid"))
+        if call is not None and call.record is not None:
+            call.record.transferred_to = msg.get("Extension") or ""
+
+        return []
+
+    def _on_attendedtransfer(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        if (msg.get("Result") or "Success") != "Success":
+            return []
+
+        call = self._call_of(msg.get("TransfereeUniqueid"), msg.get("OrigTransfererUniqueid"))
+        target = _party(msg.get("TransferTargetChannel") or "") or (
+            msg.known("SecondTransfererConnectedLineNum") or ""
+        )
+        if call is not None and call.record is not None and target:
+            call.record.transferred_to = target
+
+        return []
+
+    def _on_hangup(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
+        channel, call = self._lookup(msg)
+        if channel is None or call is None:
+            return []
+
+        self._leave_bridge(channel, now)
+        del self._channels[channel.uniqueid]
+        call.live.discard(channel.uniqueid)
+        record = call.record
+        is_caller = channel.uniqueid == call.caller_uniqueid
+        if record is not None and (is_caller or (channel.inbound and record.hangup_cause is None)):
+            record.hangup_cause = _int_or_none(msg.get("Cause"))
+            record.hangup_cause_text = msg.get("Cause-txt") or ""
+        if call.live:
+            return []
+
+        return self._close(call, now, reason="hangup")
+
+    # Helpers that change state.
+
+    def _mark_inbound(self, call: _Call, channel: _Channel, now: datetime, *, exten: str) -> None:
+        if call.record is None:
+            call.record = CallRecord(
+                linkedid=call.linkedid,
+                uniqueid=channel.uniqueid,
+                channel=channel.name,
+                started_at=now,
+            )
+        if not call.caller_uniqueid:
+            self._set_caller(call, channel)
+        self._set_exten_did(call, exten)
+
+    def _set_caller(self, call: _Call, channel: _Channel) -> None:
+        record = call.record
+        if record is None:
+            return
+
+        call.caller_uniqueid = channel.uniqueid
+        record.uniqueid = channel.uniqueid
+        record.channel = channel.name
+        record.caller_raw = channel.caller_num
+        record.caller_name = channel.caller_name
+
+    def _set_exten_did(self, call: _Call, exten: str) -> None:
+        record = call.record
+        if record is None or call.did_from_variable or record.did or exten in _NO_DID:
+            return
+
+        record.did = exten
+
+    def _start(self, call: _Call) -> list[TrackerEvent]:
+        if call.started or call.record is None:
+            return []
+
+        call.started = True
+        log.info("call_started", linkedid=call.linkedid, uniqueid=call.record.uniqueid)
+
+        return [CallStarted(_snapshot(call.record))]
+
+    def _close(self, call: _Call, now: datetime, *, reason: str) -> list[TrackerEvent]:
+        for uniqueid in list(call.live):
+            channel = self._channels.pop(uniqueid, None)
+            if channel is not None:
+                self._leave_bridge(channel, now)
+        self._calls.pop(call.linkedid, None)
+        record = call.record
+        if record is None:
+            return []
+
+        events = self._start(call)
+        record.ended_at = now
+        record.talk_seconds = round(call.talk)
+        record.bridged_seconds_by_party = {
+            party: round(seconds) for party, seconds in call.party_seconds.items()
+        }
+        log.info("call_ended", linkedid=call.linkedid, reason=reason, cause=record.hangup_cause)
+        events.append(CallEnded(record))
+
+        return events
+
+    def _make_room(self, linkedid: str, now: datetime) -> list[TrackerEvent]:
+        if linkedid in self._calls or len(self._calls) < self._max_calls:
+            return []
+
+        oldest = next(iter(self._calls.values()))
+        log.warning("call_evicted", linkedid=oldest.linkedid, max_calls=self._max_calls)
+
+        return self._close(oldest, now, reason="evicted")
+
+    def _leave_bridge(self, channel: _Channel, now: datetime) -> None:
+        # Asterisk may send Hangup before BridgeLeave, so a hangup also leaves the bridge
+        # and the later BridgeLeave finds the channel gone or out of the bridge.
+        if not channel.bridge_id or channel.bridged_at is None:
+            return
+
+        members = self._bridges.get(channel.bridge_id, set())
+        members.discard(channel.uniqueid)
+        for other_id in members:
+            other = self._channels.get(other_id)
+            if other is not None and other.bridged_at is not None:
+                overlap = (now - max(channel.bridged_at, other.bridged_at)).total_seconds()
+                self._add_party_time(channel, other, overlap)
+                self._add_party_time(other, channel, overlap)
+        call = self._calls.get(channel.linkedid)
+        if call is not None and call.caller_uniqueid == channel.uniqueid:
+            # TODO: this counts time the caller sits alone in a bridge (e.g. after the
+            # other party left) as talk time; count only overlaps with another member.
+            call.talk += (now - channel.bridged_at).total_seconds()
+        if not members:
+            self._bridges.pop(channel.bridge_id, None)
+        channel.bridge_id = ""
+        channel.bridged_at = None
+
+    def _add_party_time(self, caller: _Channel, party: _Channel, seconds: float) -> None:
+        call = self._calls.get(caller.linkedid)
+        if call is None or call.caller_uniqueid != caller.uniqueid:
+            return
+
+        name = _party(party.name) or party.name
+        call.party_seconds[name] = call.party_seconds.get(name, 0.0) + seconds
+
+    # Lookups.
+
+    def _lookup(self, msg: AmiMessage) -> tuple[_Channel | None, _Call | None]:
+        channel = self._channels.get(msg.get("Uniqueid") or "")
+        if channel is None:
+            return None, None
+
+        return channel, self._calls.get(channel.linkedid)
+
+    def _call_of(self, *uniqueids: str | None) -> _Call | None:
+        for uniqueid in uniqueids:
+            channel = self._channels.get(uniqueid or "")
+            if channel is not None:
+                return self._calls.get(channel.linkedid)
+
+        return None
+
+    def _channel_name(self, uniqueid: str) -> str:
+        channel = self._channels.get(uniqueid)
+
+        return channel.name if channel is not None else ""
+
+
+def _event_time(msg: AmiMessage, now: datetime) -> datetime:
+    # Present only with `timestampevents = yes` in manager.conf: seconds since the epoch.
+    stamp = msg.get("Timestamp")
+    if not stamp:
+        return now
+    try:
+        return datetime.fromtimestamp(float(stamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        log.warning("ami_bad_timestamp", ami_event=msg.event, timestamp=stamp[:40])
+        return now
+
+
+def _party(channel: str) -> str:
+    """Return the extension or peer a channel name stands for.
+
+    `Local/100@internal-00000001;1` -> "100", `PJSIP/101-0000002a` -> "101",
+    `IAX2/carrier-7844` -> "carrier".
+    """
+    technology, slash, rest = channel.partition("/")
+    if not slash or not rest:
+        return ""
+
+    if technology.lower() == "local":
+        return rest.partition("@")[0]
+    peer, dash, _sequence = rest.rpartition("-")
+
+    return peer if dash else rest
+
+
+def _is_local_first_half(name: str) -> bool:
+    return name.startswith("Local/") and name.endswith(";1")
+
+
+def _is_local_partner(name: str, other: str) -> bool:
+    """Tell whether two channel names are the ;1 and ;2 halves of one Local channel."""
+    if not name.startswith("Local/") or not other.startswith("Local/"):
+        return False
+
+    base, sep, _half = name.rpartition(";")
+    other_base, other_sep, _other_half = other.rpartition(";")
+
+    return bool(sep and other_sep) and base == other_base and name != other
+
+
+def _real_exten(exten: str | None) -> str:
+    return "" if exten in (None, "", "s") else str(exten)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _snapshot(record: CallRecord) -> CallRecord:
+    return dataclasses.replace(
+        record, bridged_seconds_by_party=dict(record.bridged_seconds_by_party)
+    )
