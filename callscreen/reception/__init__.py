@@ -1,0 +1,1 @@
+"""Reception: reply scripts, the employee directory, console accounts, phones and feedback."""

@@ -1,0 +1,215 @@
+"""Reception subcommands: `directory`, `users` and `phones`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from callscreen.cli import add_config_argument, config_from_args
+from callscreen.errors import ImportFileError
+from callscreen.i18n import both, t
+from callscreen.reception import accounts, phones
+from callscreen.reception.directory import read_directory_file
+from callscreen.store import reception as store
+from callscreen.store.db import Database
+
+Handler = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+@asynccontextmanager
+async def _open_store(args: argparse.Namespace) -> AsyncIterator[Database]:
+    config = config_from_args(args)
+    db = await Database.open(config.store.path)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def _subcommand(subparsers: Any, name: str, help_text: str, handler: Handler
+                ) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text)
+    add_config_argument(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def register(subparsers: Any) -> None:
+    """Add the `directory`, `users` and `phones` subcommands to the main parser."""
+    _register_directory(subparsers.add_parser(
+        "directory", help="员工通讯录 / employee directory").add_subparsers(
+        dest="directory_command", metavar="ACTION", required=True))
+    _register_users(subparsers.add_parser(
+        "users", help="控制台账号 / console accounts").add_subparsers(
+        dest="users_command", metavar="ACTION", required=True))
+    _register_phones(subparsers.add_parser(
+        "phones", help="话机屏幕令牌 / desk-phone screen tokens").add_subparsers(
+        dest="phones_command", metavar="ACTION", required=True))
+
+
+def _register_directory(actions: Any) -> None:
+    parser = _subcommand(actions, "import", "导入 CSV，替换整个通讯录 / import a CSV, "
+                         "replacing the whole directory", directory_import)
+    parser.add_argument("file", metavar="FILE.csv", type=Path)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="只检查，不写入 / check the file only, write nothing")
+
+    parser = _subcommand(actions, "find", "按姓名、拼音首字母、工号、分机或直线查找 / "
+                         "find by name, pinyin initials, employee id, extension or DID",
+                         directory_find)
+    parser.add_argument("query")
+
+
+def _register_users(actions: Any) -> None:
+    parser = _subcommand(actions, "add", "新建账号 / create an account", users_add)
+    parser.add_argument("username")
+    parser.add_argument("--role", choices=store.ROLES, required=True)
+    _add_password_stdin(parser)
+
+    parser = _subcommand(actions, "passwd", "修改密码并解锁 / set a new password and unlock",
+                         users_passwd)
+    parser.add_argument("username")
+    _add_password_stdin(parser)
+
+    parser = _subcommand(actions, "disable", "停用账号 / disable an account", users_disable)
+    parser.add_argument("username")
+
+    _subcommand(actions, "list", "列出账号 / list accounts", users_list)
+
+
+def _register_phones(actions: Any) -> None:
+    parser = _subcommand(actions, "add", "登记话机并显示新令牌 / register a phone and print "
+                         "its new token", phones_add)
+    parser.add_argument("extension", metavar="EXT")
+    parser.add_argument("--model", choices=store.PHONE_MODELS, required=True)
+
+
+def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="从标准输入读取一行作为密码 / read the password as one line "
+                        "from standard input")
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """Read a new password from stdin (--password-stdin) or ask twice on the terminal."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+
+    first = getpass.getpass(t("auth.password_prompt"))
+    second = getpass.getpass(t("auth.password_repeat"))
+    if first != second:
+        raise SystemExit(both("auth.password_mismatch"))
+    return first
+
+
+def _check_password(password: str) -> None:
+    try:
+        accounts.check_password_rules(password)
+    except ValueError:
+        raise SystemExit(both("auth.password_empty", length=accounts.MIN_PASSWORD_CHARS)
+                         ) from None
+
+
+async def directory_import(args: argparse.Namespace) -> int:
+    """Import a directory CSV in one transaction; print every bad line on failure."""
+    try:
+        parsed = read_directory_file(args.file)
+    except ImportFileError as exc:
+        print(both("directory.import_failed", path=exc.path), file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+
+    if args.dry_run:
+        print(both("directory.dry_run", count=len(parsed.employees), encoding=parsed.encoding))
+        return 0
+    async with _open_store(args) as db:
+        count = await store.replace_employees(db, parsed.employees, now=datetime.now(UTC))
+
+    print(both("directory.imported", count=count, encoding=parsed.encoding))
+    return 0
+
+
+async def directory_find(args: argparse.Namespace) -> int:
+    """Print matching employees, one per line; exit 1 when none matches."""
+    async with _open_store(args) as db:
+        found = await store.find_employees(db, args.query)
+
+    if not found:
+        print(both("directory.not_found", query=args.query))
+        return 1
+    for employee in found:
+        print("\t".join([employee.employee_id, employee.name, employee.department,
+                         employee.extension, employee.did, employee.initials]))
+    return 0
+
+
+async def users_add(args: argparse.Namespace) -> int:
+    """Create a console account."""
+    password = read_password(args)
+    _check_password(password)
+
+    async with _open_store(args) as db:
+        await accounts.create_user(db, args.username, password, args.role)
+
+    print(both("auth.user_added", username=args.username, role=args.role))
+    return 0
+
+
+async def users_passwd(args: argparse.Namespace) -> int:
+    """Set a new password; this also unlocks the account and ends its sessions."""
+    password = read_password(args)
+    _check_password(password)
+
+    async with _open_store(args) as db:
+        changed = await accounts.change_password(db, args.username, password)
+
+    if not changed:
+        print(both("auth.user_not_found", username=args.username), file=sys.stderr)
+        return 1
+    print(both("auth.password_changed", username=args.username))
+    return 0
+
+
+async def users_disable(args: argparse.Namespace) -> int:
+    """Disable an account and end its sessions."""
+    async with _open_store(args) as db:
+        changed = await store.set_disabled(db, args.username, True)
+
+    if not changed:
+        print(both("auth.user_not_found", username=args.username), file=sys.stderr)
+        return 1
+    print(both("auth.user_disabled", username=args.username))
+    return 0
+
+
+async def users_list(args: argparse.Namespace) -> int:
+    """Print username, role and state of every account."""
+    async with _open_store(args) as db:
+        users = await store.list_users(db)
+
+    now = datetime.now(UTC)
+    for user in users:
+        locked = user.locked_until is not None and user.locked_until > now
+        state = "disabled" if user.disabled else "locked" if locked else "active"
+        print(f"{user.username}\t{user.role}\t{state}")
+    return 0
+
+
+async def phones_add(args: argparse.Namespace) -> int:
+    """Register a desk phone and print its token once."""
+    async with _open_store(args) as db:
+        try:
+            token = await phones.add_phone(db, args.extension, args.model)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+
+    print(both("phone.added", extension=args.extension, model=args.model, token=token))
+    return 0

@@ -1,0 +1,58 @@
+"""The aiohttp application: routes, middlewares, security headers and static files.
+
+The daemon runs it in its own event loop with aiohttp's AppRunner and TCPSite on
+`[web] host` and `port`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from callscreen.web import console, events, login, phone_xml
+from callscreen.web.auth import CONTEXT, session_middleware
+from callscreen.web.context import WebContext
+from callscreen.web.render import TEMPLATES, page_environment
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# No inline script or style anywhere: the console's JavaScript and CSS are static files.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # on_response_prepare also reaches streamed responses (SSE), which a middleware that
+    # edits the returned response would miss because their headers are already sent.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def create_app(ctx: WebContext) -> web.Application:
+    """Build the web application for the reception console and desk-phone screens."""
+    app = web.Application(middlewares=[session_middleware],
+                          client_max_size=ctx.config.web.max_body_bytes)
+    app[CONTEXT] = ctx
+    app[TEMPLATES] = page_environment()
+    app[events.STREAMS] = set()
+
+    app.add_routes(console.routes)
+    app.add_routes(login.routes)
+    app.add_routes(events.routes)
+    app.add_routes(phone_xml.routes)
+    app.router.add_static("/static", STATIC_DIR, append_version=True)
+
+    app.on_response_prepare.append(_add_security_headers)
+    app.on_shutdown.append(events.close_streams)
+    return app

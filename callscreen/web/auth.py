@@ -1,0 +1,146 @@
+"""Sessions, CSRF checks and role checks for the web pages.
+
+A session is a random token in an HttpOnly, SameSite=Strict cookie (Secure when
+`[web] secure_cookies`); the store keeps only its sha256. Every POST carries a CSRF token:
+the session's token once logged in, and before login a random value that must match the
+login form's cookie (double submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callscreen.store import reception as store
+from callscreen.web.context import WebContext
+
+log = structlog.get_logger(__name__)
+
+CONTEXT = web.AppKey("callscreen_context", WebContext)
+SESSION = web.RequestKey("callscreen_session", store.Session)
+
+SESSION_COOKIE = "callscreen_session"
+LOGIN_CSRF_COOKIE = "callscreen_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+MAX_COOKIE_CHARS = 200
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def context(request: web.Request) -> WebContext:
+    """Return the WebContext of the app serving `request`."""
+    return request.app[CONTEXT]
+
+
+def token_hash(token: str) -> str:
+    """Return the sha256 hex digest stored in place of a session token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def current_session(request: web.Request) -> store.Session | None:
+    """Return the session loaded by `session_middleware`, or None when not logged in."""
+    return request.get(SESSION)
+
+
+def cookie_options(ctx: WebContext) -> dict[str, Any]:
+    """Return the attributes every cookie of ours is set with."""
+    return {"httponly": True, "samesite": "Strict", "secure": ctx.config.web.secure_cookies,
+            "path": "/"}
+
+
+async def start_session(request: web.Request, response: web.StreamResponse,
+                        user: store.User) -> None:
+    """Create a session for `user` and set its cookie on `response`."""
+    ctx = context(request)
+    token = secrets.token_urlsafe(32)
+    now = ctx.clock()
+    lifetime = timedelta(hours=ctx.config.web.session_hours)
+
+    await store.create_session(ctx.store, token_hash=token_hash(token), user_id=user.id,
+                               csrf_token=secrets.token_urlsafe(32), now=now,
+                               expires_at=now + lifetime)
+
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()),
+                        **cookie_options(ctx))
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    """Delete the request's session from the store and clear its cookie."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token and len(token) <= MAX_COOKIE_CHARS:
+        await store.delete_session(context(request).store, token_hash(token))
+
+    response.del_cookie(SESSION_COOKIE, path="/")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the session named by the cookie, then reject unsafe requests without a CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token and len(token) <= MAX_COOKIE_CHARS:
+        ctx = context(request)
+        session = await store.get_session(ctx.store, token_hash(token), ctx.clock())
+        if session is not None:
+            request[SESSION] = session
+
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request)
+
+    return await handler(request)
+
+
+async def check_csrf(request: web.Request) -> None:
+    """Raise HTTPForbidden unless the request carries the expected CSRF token.
+
+    The token comes from the form field `csrf_token` or the `X-CSRF-Token` header.
+    """
+    session = current_session(request)
+    expected = session.csrf_token if session else request.cookies.get(LOGIN_CSRF_COOKIE, "")
+
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.content_type in ("application/x-www-form-urlencoded",
+                                             "multipart/form-data"):
+        form = await request.post()
+        field = form.get(CSRF_FIELD, "")
+        sent = field if isinstance(field, str) else ""
+
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+        log.warning("csrf_rejected", path=request.path, logged_in=session is not None)
+        raise web.HTTPForbidden(text="CSRF token missing or wrong / CSRF 令牌缺失或错误")
+
+
+def require_role(*roles: str) -> Callable[[Handler], Handler]:
+    """Decorate a handler so that only logged-in users with one of `roles` reach it.
+
+    Anonymous GET requests are redirected to the login page; other anonymous requests get
+    401. A logged-in user with another role gets 403.
+    """
+    allowed = frozenset(roles)
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = current_session(request)
+            if session is None:
+                if request.method == "GET":
+                    raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
+                raise web.HTTPUnauthorized(text="login required / 请先登录")
+            if session.user.role not in allowed:
+                log.warning("role_rejected", path=request.path, user_id=session.user.id,
+                            role=session.user.role)
+                raise web.HTTPForbidden(text="forbidden / 无权访问")
+            return await handler(request)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,43 @@
+"""What the web app needs from the daemon: config, store, live calls and script rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from callscreen.config import Config
+from callscreen.hub import CallHub
+from callscreen.reception.scripts import ScriptRenderer
+from callscreen.store import Store
+from callscreen.store.db import Database
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WebContext:
+    """Shared objects handed to `create_app`; `renderer` defaults to one built from config.
+
+    `store` may be the daemon's `Store`; its `Database` is used.
+    """
+
+    config: Config
+    store: Database
+    hub: CallHub
+    renderer: ScriptRenderer | None = None
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.store, Store):
+            self.store = self.store.db
+        if self.renderer is None:
+            self.renderer = ScriptRenderer(self.config)
+
+    @property
+    def scripts(self) -> ScriptRenderer:
+        """Return the script renderer (always set after construction)."""
+        assert self.renderer is not None
+        return self.renderer

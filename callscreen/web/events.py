@@ -1,0 +1,97 @@
+"""Server-sent events: the console's live call list.
+
+On connect the client gets one `snapshot` event with every call card, then one `call`
+event per hub update. Each event's data is one JSON line whose `html` is a call card
+rendered (and escaped) by the page templates. In the JSON, `<`, `>` and `&` are written as
+\\u escapes too, so no caller-supplied markup appears in the stream even as raw text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callscreen.hub import CallUpdate
+from callscreen.web.auth import context, current_session, require_role
+from callscreen.web.console import RECEPTION_ROLES, call_view, default_locale
+from callscreen.web.render import render_fragment
+
+log = structlog.get_logger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("callscreen_event_streams")
+
+routes = web.RouteTableDef()
+
+
+def encode_event(event: str, payload: object) -> bytes:
+    """Return one SSE frame whose data is `payload` as a single JSON line."""
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def _card(request: web.Request, call: CallUpdate, locale: str, csrf_token: str) -> str:
+    return render_fragment(request, "_call.html", locale,
+                           call=call_view(request, call, locale), csrf_token=csrf_token)
+
+
+@routes.get("/console/events")
+@require_role(*RECEPTION_ROLES)
+async def console_events(request: web.Request) -> web.StreamResponse:
+    """Stream call cards to one console until the browser goes away or the app stops."""
+    ctx = context(request)
+    session = current_session(request)
+    assert session is not None
+    locale = default_locale(request)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",  # nginx would otherwise hold events back in its buffer
+    })
+
+    task = asyncio.current_task()
+    assert task is not None
+    request.app[STREAMS].add(task)
+    try:
+        async with ctx.hub.subscribe() as queue:
+            await response.prepare(request)
+            cards = [{"call_id": call.call_id, "html": _card(request, call, locale,
+                                                              session.csrf_token)}
+                     for call in ctx.hub.active()]
+            await response.write(encode_event("snapshot", {"calls": cards}))
+            log.info("console_stream_opened", user_id=session.user.id)
+            await _forward(request, response, queue, locale, session.csrf_token)
+    except ConnectionResetError:
+        log.info("console_stream_closed", user_id=session.user.id)
+    finally:
+        request.app[STREAMS].discard(task)
+
+    return response
+
+
+async def _forward(request: web.Request, response: web.StreamResponse,
+                   queue: asyncio.Queue[CallUpdate], locale: str, csrf_token: str) -> None:
+    while True:
+        try:
+            call = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+        except TimeoutError:
+            # A comment line: keeps proxies from closing an idle stream and detects a gone peer.
+            await response.write(b": keepalive\n\n")
+            continue
+
+        html = _card(request, call, locale, csrf_token)
+        await response.write(encode_event("call", {"call_id": call.call_id, "html": html}))
+
+
+async def close_streams(app: web.Application) -> None:
+    """Cancel open event streams so that shutdown does not wait for browsers to leave."""
+    streams: set[asyncio.Task[Any]] = app[STREAMS]
+    for task in list(streams):
+        task.cancel()

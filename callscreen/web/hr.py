@@ -1,0 +1,317 @@
+"""HR pages: case list, step-up unlock, case detail and changes, attendance CSV, audit export.
+
+Only the hr role reaches these routes; any other logged-in role is refused and the attempt
+audited. Opening a case asks for a reason and the password again; the unlock holds for
+`[hr] step_up_minutes` for that case in that browser session, and every page view inside
+it is audited with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import wraps
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from callscreen.audit.export import export_jsonl
+from callscreen.cases import actions, attendance
+from callscreen.cases.actions import Actor
+from callscreen.cases.errors import CaseNotFoundError, CaseStateError
+from callscreen.cases.model import CaseStatus, ReferralState
+from callscreen.reception.accounts import verify_password
+from callscreen.store import Store
+from callscreen.store import reception as reception_store
+from callscreen.web.auth import Handler, context, current_session, require_role
+from callscreen.web.render import locale_of, render_html
+
+log = structlog.get_logger(__name__)
+
+HR_ROLE = "hr"
+MAX_FIELD_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    """A step-up grant: one case, one session, the stated reason, valid until `expires_at`."""
+
+    reason: str
+    expires_at: datetime
+
+
+# (session CSRF token, case id) -> grant. The CSRF token is unique per browser session.
+# NOTE: grants live in this process only; a daemon restart asks for the password again.
+UNLOCKS = web.AppKey("callscreen_hr_unlocks", dict)
+
+
+def setup_hr_routes(app: web.Application) -> None:
+    """Add the HR routes and their step-up grant table to `app`."""
+    app[UNLOCKS] = {}
+    app.add_routes(routes)
+
+
+routes = web.RouteTableDef()
+
+
+def _store(request: web.Request) -> Store:
+    return Store(context(request).store)
+
+
+def _actor(request: web.Request) -> Actor:
+    session = current_session(request)
+    assert session is not None
+    return Actor(username=session.user.username, via="web")
+
+
+def hr_only(handler: Handler) -> Handler:
+    """Let only hr sessions through; audit every refusal of a logged-in user first."""
+    guarded = require_role(HR_ROLE)(handler)
+
+    @wraps(handler)
+    async def audited(request: web.Request) -> web.StreamResponse:
+        session = current_session(request)
+        if session is not None and session.user.role != HR_ROLE:
+            await actions.audit(_store(request), _actor(request), "access.denied",
+                                detail=f"{request.method} {request.path} "
+                                       f"role={session.user.role}")
+        return await guarded(request)
+
+    return audited
+
+
+def _locale(request: web.Request) -> str:
+    return locale_of(request, context(request).config.reception.locale)
+
+
+def _page(request: web.Request, template: str, *, status: int = 200,
+          **values: Any) -> web.Response:
+    session = current_session(request)
+    assert session is not None
+    return render_html(request, template, _locale(request), status=status,
+                       csrf_token=session.csrf_token, username=session.user.username,
+                       **values)
+
+
+def _case_id(request: web.Request) -> int:
+    text = request.match_info["case_id"]
+    if not text.isdigit():
+        raise web.HTTPNotFound()
+
+    return int(text)
+
+
+def _field(form: Any, name: str, *, required: bool = True) -> str:
+    value = form.get(name, "")
+    text = value.strip() if isinstance(value, str) else ""
+    if (required and not text) or len(text) > MAX_FIELD_CHARS:
+        raise web.HTTPBadRequest(text=f"字段无效 / invalid field: {name}")
+
+    return text
+
+
+def _grant(request: web.Request, case_id: int) -> Unlock | None:
+    session = current_session(request)
+    assert session is not None
+    grants: dict[tuple[str, int], Unlock] = request.app[UNLOCKS]
+    key = (session.csrf_token, case_id)
+    grant = grants.get(key)
+    if grant is not None and grant.expires_at <= context(request).clock():
+        del grants[key]
+        return None
+
+    return grant
+
+
+@routes.get("/hr")
+@hr_only
+async def case_list(request: web.Request) -> web.StreamResponse:
+    """List the cases, newest update first."""
+    cases = await actions.list_cases(_store(request), _actor(request))
+
+    return _page(request, "hr_list.html", cases=cases)
+
+
+@routes.get("/hr/cases/{case_id}")
+@hr_only
+async def case_detail(request: web.Request) -> web.StreamResponse:
+    """Show the case when unlocked, else the reason and password form."""
+    case_id = _case_id(request)
+    grant = _grant(request, case_id)
+    if grant is None:
+        return _page(request, "hr_unlock.html", case_id=case_id, error="")
+
+    try:
+        detail = await actions.read_case(_store(request), _actor(request), case_id,
+                                         reason=grant.reason)
+    except CaseNotFoundError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    config = context(request).config
+
+    return _page(request, "hr_case.html", detail=detail, grant=grant,
+                 zone=ZoneInfo(config.numbers.time_zone), resources=config.hr.eap_resources,
+                 statuses=[str(status) for status in CaseStatus if status != CaseStatus.CLOSED])
+
+
+@routes.post("/hr/cases/{case_id}/unlock")
+@hr_only
+async def unlock(request: web.Request) -> web.StreamResponse:
+    """Check the password again and grant access to one case for a few minutes."""
+    case_id = _case_id(request)
+    form = await request.post()
+    reason = _field(form, "reason")
+    password = form.get("password", "")
+    session = current_session(request)
+    assert session is not None
+    user = await reception_store.get_user(context(request).store, session.user.username)
+
+    # TODO: failed step-ups are audited but do not count towards the login lockout.
+    if user is None or not isinstance(password, str) or not await verify_password(
+            user.password_hash, password):
+        await actions.audit(_store(request), _actor(request), "case.step_up_failed",
+                            case_id=case_id, reason=reason)
+        return _page(request, "hr_unlock.html", status=403, case_id=case_id,
+                     error="hr.step_up_failed")
+
+    ctx = context(request)
+    expires = ctx.clock() + timedelta(minutes=ctx.config.hr.step_up_minutes)
+    request.app[UNLOCKS][(session.csrf_token, case_id)] = Unlock(reason=reason,
+                                                                 expires_at=expires)
+    await actions.audit(_store(request), _actor(request), "case.step_up", case_id=case_id,
+                        reason=reason)
+    raise web.HTTPSeeOther(f"/hr/cases/{case_id}")
+
+
+async def _change(request: web.Request, apply: Any) -> web.StreamResponse:
+    case_id = _case_id(request)
+    if _grant(request, case_id) is None:
+        raise web.HTTPSeeOther(f"/hr/cases/{case_id}")
+
+    form = await request.post()
+    try:
+        await apply(_store(request), _actor(request), case_id, form)
+    except CaseNotFoundError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    except (CaseStateError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+
+    raise web.HTTPSeeOther(f"/hr/cases/{case_id}")
+
+
+@routes.post("/hr/cases/{case_id}/note")
+@hr_only
+async def post_note(request: web.Request) -> web.StreamResponse:
+    """Add a note to the timeline."""
+    async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
+        await actions.add_note(store, actor, case_id, _field(form, "text"))
+
+    return await _change(request, apply)
+
+
+@routes.post("/hr/cases/{case_id}/status")
+@hr_only
+async def post_status(request: web.Request) -> web.StreamResponse:
+    """Move the case to in_progress or resolved."""
+    async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
+        await actions.change_status(store, actor, case_id, CaseStatus(_field(form, "status")),
+                                    reason=_field(form, "reason", required=False))
+
+    return await _change(request, apply)
+
+
+@routes.post("/hr/cases/{case_id}/referrals")
+@hr_only
+async def post_referral(request: web.Request) -> web.StreamResponse:
+    """Offer an EAP resource, or record the answer to an earlier offer."""
+    config = context(request).config
+
+    async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
+        state = ReferralState(_field(form, "state"))
+        referral = _field(form, "referral_id", required=False)
+        note = _field(form, "note", required=False)
+        if referral.isdigit():
+            await actions.update_referral(store, actor, case_id, int(referral), state,
+                                          note=note)
+        else:
+            await actions.offer_referral(store, config, actor, case_id,
+                                         _field(form, "resource"), state=state, note=note)
+
+    return await _change(request, apply)
+
+
+@routes.post("/hr/cases/{case_id}/leave")
+@hr_only
+async def post_leave(request: web.Request) -> web.StreamResponse:
+    """Mark leave days for the attendance system."""
+    config = context(request).config
+
+    async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
+        await actions.add_leave(store, config, actor, case_id,
+                                start=date.fromisoformat(_field(form, "start")),
+                                end=date.fromisoformat(_field(form, "end")),
+                                note=_field(form, "note", required=False))
+
+    return await _change(request, apply)
+
+
+@routes.post("/hr/cases/{case_id}/close")
+@hr_only
+async def post_close(request: web.Request) -> web.StreamResponse:
+    """Close the case with its summary and handling approach."""
+    async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
+        await actions.close_case(store, actor, case_id, summary=_field(form, "summary"),
+                                 approach=_field(form, "approach"))
+
+    return await _change(request, apply)
+
+
+@routes.get("/hr/knowledge")
+@hr_only
+async def knowledge(request: web.Request) -> web.StreamResponse:
+    """Search closed cases; only redacted text is shown."""
+    words = request.query.get("q", "")[:200]
+    found = await actions.search_knowledge(_store(request), _actor(request), words) \
+        if words else []
+
+    return _page(request, "hr_knowledge.html", words=words, found=found)
+
+
+@routes.get("/hr/attendance.csv")
+@hr_only
+async def attendance_csv(request: web.Request) -> web.StreamResponse:
+    """Download the monthly attendance CSV (UTF-8 with BOM, Chinese headers)."""
+    config = context(request).config
+    month = request.query.get("month", "")
+    try:
+        rows = await attendance.attendance_rows(_store(request), month,
+                                                config.numbers.time_zone)
+    except CaseStateError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    await actions.audit(_store(request), _actor(request), "report.attendance", detail=month)
+
+    body = attendance.attendance_csv(rows, month, config.hr.leave_category)
+    return web.Response(
+        body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="attendance-{month}.csv"',
+                 "Cache-Control": "no-store"},
+    )
+
+
+@routes.get("/hr/audit.jsonl")
+@hr_only
+async def audit_export(request: web.Request) -> web.StreamResponse:
+    """Download the audit chain as JSON Lines; the download itself is audited first."""
+    store = _store(request)
+    await actions.audit(store, _actor(request), "audit.export", detail="web")
+    buffer = io.StringIO()
+    report = await export_jsonl(store, buffer)
+    log.info("hr_audit_exported", rows=report.rows, intact=report.ok)
+
+    return web.Response(
+        text=buffer.getvalue(), content_type="application/x-ndjson", charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.jsonl"',
+                 "Cache-Control": "no-store", "X-Audit-Head": report.head_hash},
+    )
