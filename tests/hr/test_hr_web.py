@@ -1,0 +1,143 @@
+"""HR pages over a real loopback server: role checks, step-up unlock, audit, CSV download."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from callscreen.cases.service import HrContext, on_call_recorded
+from callscreen.hub import CallHub
+from callscreen.reception.accounts import create_user
+from callscreen.web.app import create_app
+from callscreen.web.context import WebContext
+from callscreen.web.hr import setup_hr_routes
+
+from .conftest import NOW, add_call
+
+PASSWORD = "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+async def server(store, config) -> AsyncIterator[str]:
+    await create_user(store.db, "hr.li", PASSWORD, "hr")
+    await create_user(store.db, "desk", PASSWORD, "reception")
+    ctx = HrContext(config=config, store=store, clock=lambda: NOW + timedelta(hours=4))
+    for index in range(6):
+        await add_call(store, f"w{index}", started_at=NOW + timedelta(minutes=index),
+                       caller=f"+86170123{index:05d}", transferred_to="8101")
+        await on_call_recorded(ctx, f"w{index}")
+
+    app = create_app(WebContext(config=config, store=store.db, hub=CallHub()))
+    setup_hr_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def _login(url: str, username: str) -> tuple[aiohttp.ClientSession, str]:
+    client = aiohttp.ClientSession(base_url=url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+    page = await (await client.get("/login")).text()
+    token = CSRF_INPUT.search(page).group(1)
+    await client.post("/login", data={"username": username, "password": PASSWORD,
+                                      "csrf_token": token})
+    listing = await (await client.get("/hr/cases/1")).text()
+    match = CSRF_INPUT.search(listing)
+    return client, match.group(1) if match else ""
+
+
+def _audit(store) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(store.db.path) as connection:
+        return connection.execute(
+            "SELECT actor, action, reason FROM audit_log ORDER BY id").fetchall()
+
+
+async def test_reception_login_is_refused_and_audited(server, store):
+    client, _token = await _login(server, "desk")
+
+    async with client:
+        response = await client.get("/hr/cases/1", allow_redirects=False)
+
+    assert response.status == 403
+    assert ("desk@web", "access.denied", "") in _audit(store)
+
+
+async def test_hr_login_sees_case_list(server):
+    client, _token = await _login(server, "hr.li")
+
+    async with client:
+        page = await (await client.get("/hr")).text()
+
+    assert "HR-2026-0001" in page
+
+
+async def test_detail_needs_reason_and_password(server):
+    client, _token = await _login(server, "hr.li")
+
+    async with client:
+        page = await (await client.get("/hr/cases/1")).text()
+
+    assert 'name="password"' in page
+    assert "张伟" not in page
+
+
+async def test_wrong_password_keeps_case_closed(server, store):
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        response = await client.post("/hr/cases/1/unlock", data={
+            "reason": "员工求助", "password": "wrong", "csrf_token": token})
+        page = await response.text()
+
+    assert response.status == 403
+    assert "张伟" not in page
+    assert ("hr.li@web", "case.step_up_failed", "员工求助") in _audit(store)
+
+
+async def test_unlock_shows_case_and_audits_reason(server, store):
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        response = await client.post("/hr/cases/1/unlock", data={
+            "reason": "员工求助", "password": PASSWORD, "csrf_token": token})
+        page = await response.text()
+
+    assert response.status == 200
+    assert "张伟" in page
+    assert "HR-2026-0001" in page
+    assert ("hr.li@web", "case.read", "员工求助") in _audit(store)
+
+
+async def test_note_after_unlock_lands_on_timeline(server, store):
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        await client.post("/hr/cases/1/unlock", data={
+            "reason": "跟进", "password": PASSWORD, "csrf_token": token})
+        await client.post("/hr/cases/1/note", data={"text": "已约谈，提供理财咨询",
+                                                     "csrf_token": token})
+        page = await (await client.get("/hr/cases/1")).text()
+
+    assert "已约谈，提供理财咨询" in page
+    assert ("hr.li@web", "case.note", "") in _audit(store)
+
+
+async def test_attendance_download_has_bom(server):
+    client, _token = await _login(server, "hr.li")
+
+    async with client:
+        response = await client.get("/hr/attendance.csv", params={"month": "2026-12"})
+        data = await response.read()
+
+    assert response.status == 200
+    assert data.startswith(b"\xef\xbb\xbf\xe5\xb7\xa5\xe5\x8f\xb7")  # BOM + "工号"
