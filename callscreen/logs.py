@@ -23,15 +23,39 @@ def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
     return event
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at the time of the write.
+
+    A logger bound to the stderr object of configuration time keeps writing to it after
+    it was replaced and closed (test runners capture stderr per test), and fails.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", *, stream: Any = None) -> None:
-    """Configure structlog and the standard library's root logger once, at start-up."""
-    stream = stream or sys.stderr
+    """Configure structlog and the standard library's root logger once, at start-up.
+
+    Logs go to `stream`, by default to the process's standard error.
+    """
+    stream = stream or _CurrentStderr()
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if use_json
                      else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
 
     numeric = getattr(logging, level.upper())
-    logging.basicConfig(level=numeric, stream=stream, format="%(message)s", force=True)
+    logging.basicConfig(level=numeric, stream=stream,  # type: ignore[arg-type]
+                        format="%(message)s", force=True)
+    # aiosqlite logs two DEBUG lines per statement, which would drown callscreen's own
+    # debug events (and at call volume, fill the disk).
+    logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

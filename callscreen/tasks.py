@@ -18,7 +18,8 @@ class TaskSet:
         self._name = name
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, coro: Coroutine[Any, Any, Any], *, name: str, **ids: object) -> asyncio.Task[Any]:
+    def start(self, coro: Coroutine[Any, Any, Any], *, name: str,
+              **ids: object) -> asyncio.Task[Any]:
         """Start `coro` as a task; `ids` are logged with its failure."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
@@ -28,12 +29,12 @@ class TaskSet:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for running tasks, then cancel what is left."""
+    async def drain(self, grace_s: float) -> None:
+        """Wait up to `grace_s` seconds for running tasks, then cancel what is left."""
         if not self._tasks:
             return
 
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
             task.cancel()
         if pending:

@@ -58,7 +58,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), [both("config.unreadable", path=path, error=exc.strerror)]) from exc
+        problem = both("config.unreadable", path=path, error=exc.strerror)
+        raise ConfigError(str(path), [problem]) from exc
 
     try:
         return tomllib.loads(data.decode("utf-8"))

@@ -69,7 +69,7 @@ class RulesConfig:
     reputation_half_life_days: float = _opt(30.0, min=0.5, max=3650)
     reputation_max_age_days: float = _opt(180.0, min=1, max=3650)
     number_collector_score: int = _opt(45, min=0, max=100)
-    block_collector_score: int = _opt(30, min=0, max=100)
+    block_collector_score: int = _opt(40, min=0, max=100)
     not_collector_score: int = _opt(40, min=0, max=100)
     employment_check_score: int = _opt(0, min=-100, max=100)
 
@@ -127,6 +127,7 @@ class Config:
     anomaly: AnomalyConfig = field(default_factory=lambda: AnomalyConfig())
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig())
     hr: HrConfig = field(default_factory=lambda: HrConfig())
+    retention: RetentionConfig = field(default_factory=lambda: RetentionConfig())
     source: str = ""
 
 
@@ -209,3 +210,17 @@ class HrConfig:
     leave_category: str = _opt("处理个人债务事务", min_len=1, max_len=50)
     step_up_minutes: int = _opt(5, min=1, max=60)
     reception_extensions: list[str] = _opt([])
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long call records, tags and closed HR cases are kept, and when the purge runs.
+
+    Tags older than `rules.reputation_max_age_days` no longer change any verdict, so a
+    `tag_days` above it keeps data without a use.
+    """
+
+    call_days: int = _opt(180, min=1, max=3650)
+    tag_days: int = _opt(180, min=1, max=3650)
+    case_anonymise_days: int = _opt(365, min=1, max=3650)
+    purge_hour: int = _opt(3, min=0, max=23)

@@ -17,4 +17,4 @@ def retry_delay(attempt: int, *, initial: float, maximum: float, jitter: float =
     exponent = min(attempt - 1, 62)  # 2 ** 62 already exceeds any configured maximum
     base = min(maximum, initial * 2.0 ** exponent)
 
-    return base + base * jitter * random.random()
+    return base + base * jitter * random.random()  # noqa: S311 -- jitter, not a secret

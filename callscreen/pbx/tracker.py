@@ -114,6 +114,10 @@ class CallTracker:
         """The number of Linkedids currently followed, inbound or not."""
         return len(self._calls)
 
+    def linkedids(self) -> set[str]:
+        """Return the Linkedids currently followed."""
+        return set(self._calls)
+
     def feed(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         """Apply one AMI message; return the CallStarted / CallEnded it causes.
 

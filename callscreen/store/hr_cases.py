@@ -70,7 +70,7 @@ async def update_case(connection: aiosqlite.Connection, case_id: int, *, now: da
     # Column names come from the fixed `allowed` set above, never from input.
     assignments = ", ".join(f"{names.get(key, key)} = ?" for key in values)
     await connection.execute(
-        f"UPDATE cases SET {assignments} WHERE id = ?",
+        f"UPDATE cases SET {assignments} WHERE id = ?",  # noqa: S608 -- fixed column names
         (*values.values(), case_id),
     )
 
@@ -138,7 +138,7 @@ async def insert_leave_mark(connection: aiosqlite.Connection, case: Case, *, sta
 async def get_case(db: Database, case_ref: int | str) -> Case | None:
     """Return a case by id or by case number ("HR-2026-0001"), or None."""
     column = "id" if isinstance(case_ref, int) else "case_no"
-    row = await db.fetch_one(f"SELECT * FROM cases WHERE {column} = ?",
+    row = await db.fetch_one(f"SELECT * FROM cases WHERE {column} = ?",  # noqa: S608 -- id or case_no
                              (case_ref,), action="get_case")
 
     return None if row is None else _row_to_case(row)
@@ -150,7 +150,7 @@ async def list_cases(db: Database, *, statuses: tuple[CaseStatus, ...] = (),
     wanted = [str(status) for status in statuses] or [str(status) for status in CaseStatus]
     marks = ", ".join("?" * len(wanted))
     rows = await db.fetch_all(
-        f"SELECT * FROM cases WHERE status IN ({marks})"
+        f"SELECT * FROM cases WHERE status IN ({marks})"  # noqa: S608 -- placeholders only
         " ORDER BY updated_at DESC LIMIT ?",
         (*wanted, limit), action="list_cases",
     )
@@ -163,7 +163,7 @@ async def search_knowledge(db: Database, words: str, *, limit: int = 50) -> list
     terms = [term for term in words.split() if term][:8]
     conditions = "".join(" AND kb_text LIKE ? ESCAPE '\\'" for _ in terms)
     rows = await db.fetch_all(
-        f"SELECT * FROM cases WHERE status = 'closed'{conditions}"
+        f"SELECT * FROM cases WHERE status = 'closed'{conditions}"  # noqa: S608 -- placeholders only
         " ORDER BY closed_at DESC LIMIT ?",
         (*(f"%{_escape_like(term)}%" for term in terms), limit), action="search_knowledge",
     )

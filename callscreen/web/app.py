@@ -13,6 +13,7 @@ from aiohttp import web
 from callscreen.web import console, events, login, phone_xml
 from callscreen.web.auth import CONTEXT, session_middleware
 from callscreen.web.context import WebContext
+from callscreen.web.hr import setup_hr_routes
 from callscreen.web.render import TEMPLATES, page_environment
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,6 +52,7 @@ def create_app(ctx: WebContext) -> web.Application:
     app.add_routes(login.routes)
     app.add_routes(events.routes)
     app.add_routes(phone_xml.routes)
+    setup_hr_routes(app)
     app.router.add_static("/static", STATIC_DIR, append_version=True)
 
     app.on_response_prepare.append(_add_security_headers)

@@ -110,6 +110,9 @@ async def post_feedback(request: web.Request) -> web.StreamResponse:
         message = t(exc.message_id, locale, error=exc.detail)
         return _feedback_answer(request, 400, message)
 
+    if ctx.on_feedback is not None:
+        await ctx.on_feedback(call.call_id, employee_id or None)
+
     return _feedback_answer(request, 200, t("console.feedback_saved", locale))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +29,9 @@ class WebContext:
     hub: CallHub
     renderer: ScriptRenderer | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
+    # Called after reception feedback is stored, with the call id and the employee asked
+    # for; the daemon points it at the HR evaluation.
+    on_feedback: Callable[[str, str | None], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.store, Store):

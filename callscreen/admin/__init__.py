@@ -1,0 +1,1 @@
+"""Admin tools: lists, explain, replay, retention, health and hot reload."""

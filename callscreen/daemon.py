@@ -1,0 +1,325 @@
+"""The callscreen daemon: FastAGI decisions, AMI call tracking, store, console, HR hooks.
+
+Everything runs in one event loop. The ring-time path (`screen`) awaits only the history
+lookup; writes, pushes to the console and HR evaluation happen in tracked background tasks
+so that a slow disk or a slow receiver never delays a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import structlog
+
+from callscreen.admin.purge import purge_loop
+from callscreen.admin.reload import ReloadResult, reload_daemon
+from callscreen.classifier import Decision, fallback_decision
+from callscreen.config import Config
+from callscreen.hub import CallHub, CallUpdate
+from callscreen.metrics import Metrics
+from callscreen.numbers.model import NumberFacts
+from callscreen.pbx.ami import AmiClient
+from callscreen.pbx.ami_wire import AmiMessage
+from callscreen.pbx.fastagi import FastAgiServer
+from callscreen.pbx.model import AgiRequest, CallerName, CallRecord
+from callscreen.pbx.tracker import CallEnded, CallStarted, CallTracker, TrackerEvent
+from callscreen.screening import Screened, Screener
+from callscreen.store import Store
+from callscreen.tasks import TaskSet
+
+log = structlog.get_logger(__name__)
+
+# Uniqueid -> call_id of recent AGI decisions, so AMI events find the call they belong to.
+MAX_REMEMBERED_DECISIONS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDecision:
+    """A decision made at ring time, waiting for its call's AMI record."""
+
+    call_id: str
+    decision: Decision
+    write: asyncio.Task[None] | None  # the ring-time row's write, None in observe mode
+
+
+def new_call_id(now: datetime) -> str:
+    """Return a short, sortable, unique call id such as "c20261204-1a2b3c4d"."""
+    return f"c{now:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+class Daemon:
+    """Owns every long-running part; `start()` brings them up, `close()` takes them down."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.hub = CallHub()
+        self.store: Store | None = None
+        self.screener: Screener | None = None
+        self.agi: FastAgiServer | None = None
+        self.ami: AmiClient | None = None
+        self.tracker = CallTracker(inbound_contexts=frozenset(config.asterisk.inbound_contexts))
+        self.background = TaskSet("daemon")
+        self.web_url = ""
+        self.web_app: object | None = None
+        self.hr: Any = None  # the HR hooks' context, set when extensions start
+        # Where the "print" notification channel writes (the demo prints to its terminal).
+        self.notification_stream: TextIO | None = None
+        self._decisions: OrderedDict[str, KnownDecision] = OrderedDict()
+        self._observed: dict[str, KnownDecision] = {}
+        self._web_runner: object | None = None
+        self._extensions: list[object] = []
+        # Tasks that run until cancelled (AMI, retention purge), stopped first on close.
+        self._services: list[asyncio.Task[None]] = []
+        self.metrics = Metrics()
+        self.metrics.bind_ami(lambda: self.ami.health if self.ami is not None else None)
+        self.last_reload: ReloadResult | None = None
+        # Called with the new config after a reload was applied (web scripts, HR config).
+        self.reload_hooks: list[Callable[[Config], None]] = []
+        # Called with the call_id once a call's record is complete (HR evaluation).
+        self.call_recorded_hooks: list[Callable[[str], Awaitable[None]]] = []
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, then start FastAGI, AMI and the web console as configured."""
+        self.store = await Store.open(self.config.store.path)
+        self.screener = Screener(self.config, self.store)
+        await self.screener.refresh_lists()
+
+        asterisk = self.config.asterisk
+        if asterisk.mode == "screen":
+            self.agi = FastAgiServer(host=asterisk.agi_host, port=asterisk.agi_port,
+                                     route=self.screen, fallback=self.fallback,
+                                     deadline_ms=asterisk.decision_deadline_ms)
+            await self.agi.start()
+            log.info("fastagi_listening", host=asterisk.agi_host, port=self.agi.port)
+        if asterisk.ami_enabled:
+            self.start_ami(asterisk.ami_host, asterisk.ami_port)
+
+        await self._start_extensions()
+        self._services.append(self.background.start(purge_loop(self), name="retention_purge"))
+        log.info("daemon_started", mode=asterisk.mode, store=self.config.store.path)
+
+    async def reload(self, path: str) -> ReloadResult:
+        """Reload config, rules and reply scripts from `path`; keep the old ones if invalid."""
+        result = await reload_daemon(self, path, metrics=self.metrics)
+        if result.ok:
+            for hook in self.reload_hooks:
+                hook(self.config)
+        return result
+
+    def start_ami(self, host: str, port: int) -> None:
+        """Start following calls over AMI at host:port (the demo calls this itself)."""
+        asterisk = self.config.asterisk
+        self.ami = AmiClient(host=host, port=port, username=asterisk.ami_username,
+                             secret=asterisk.ami_secret, on_event=self.on_ami_event,
+                             on_connected=self.reconcile,
+                             ping_interval_s=asterisk.ami_ping_interval_s,
+                             ping_timeout_s=asterisk.ami_ping_timeout_s,
+                             reconnect_max_s=asterisk.ami_reconnect_max_s)
+        self._services.append(self.background.start(self.ami.run(), name="ami"))
+
+    async def close(self) -> None:
+        """Stop accepting calls, finish background writes, close the store."""
+        if self.agi is not None:
+            await self.agi.close()
+        for task in self._services:
+            task.cancel()
+        if self._services:
+            await asyncio.wait(self._services)
+        for extension in reversed(self._extensions):
+            await extension.close()  # type: ignore[attr-defined]
+
+        await self.background.drain(grace_s=5.0)
+        if self.store is not None:
+            await self.store.close()
+        log.info("daemon_stopped")
+
+    async def _start_extensions(self) -> None:
+        # The console and the HR parts are optional layers over the core daemon.
+        from callscreen.extensions import start_extensions
+
+        self._extensions = await start_extensions(self)
+
+    # -- FastAGI -------------------------------------------------------------------------
+
+    async def screen(self, request: AgiRequest) -> Mapping[str, str]:
+        """Decide one call for the dialplan; returns the CALLSCREEN_* channel variables."""
+        assert self.screener is not None
+        now = datetime.now(UTC)
+        call_id = new_call_id(now)
+
+        screened = await self.screener.screen(request.callerid, now=now)
+        decision = screened.decision
+        self.metrics.observe_decision(decision.verdict.value, decision.category.value,
+                                      screened.elapsed_ms / 1000)
+
+        self._announce(call_id, now, request.calleridname, request.did, screened.decision,
+                       screened.facts)
+        write = self.background.start(self._store_decision(call_id, request, now, screened),
+                                      name="store_decision", call_id=call_id)
+        self._remember(request.uniqueid, call_id, screened.decision, write)
+        log.info("call_screened", call_id=call_id, uniqueid=request.uniqueid,
+                 caller=screened.facts.masked, verdict=str(screened.decision.verdict),
+                 score=screened.decision.score, ms=round(screened.elapsed_ms, 2))
+        return channel_variables(call_id, screened.decision)
+
+    def fallback(self, request: AgiRequest | None, exc: BaseException | None) -> Mapping[str, str]:
+        """Answer "allow" when the decision failed or missed its deadline."""
+        now = datetime.now(UTC)
+        call_id = new_call_id(now)
+        decision = fallback_decision()
+
+        if request is not None:
+            write = self.background.start(
+                self._store_fallback(call_id, request, now, decision),
+                name="store_fallback", call_id=call_id)
+            self._remember(request.uniqueid, call_id, decision, write)
+        log.warning("call_allowed_by_fallback", call_id=call_id,
+                    uniqueid=request.uniqueid if request else "", error=repr(exc))
+        return channel_variables(call_id, decision)
+
+    async def _store_decision(self, call_id: str, request: AgiRequest, now: datetime,
+                              screened: Screened) -> None:
+        assert self.store is not None
+        await self.store.record_decision(
+            call_id, uniqueid=request.uniqueid, started_at=now, caller_raw=request.callerid,
+            caller_name=request.calleridname, did=request.did, decision=screened.decision,
+            source="agi", decision_ms=screened.elapsed_ms)
+
+    async def _store_fallback(self, call_id: str, request: AgiRequest, now: datetime,
+                              decision: Decision) -> None:
+        assert self.store is not None
+        await self.store.record_decision(
+            call_id, uniqueid=request.uniqueid, started_at=now, caller_raw=request.callerid,
+            caller_name=request.calleridname, did=request.did, decision=decision,
+            source="agi", decision_ms=float(self.config.asterisk.decision_deadline_ms))
+
+    def _remember(self, uniqueid: str, call_id: str, decision: Decision,
+                  write: asyncio.Task[None]) -> None:
+        self._decisions[uniqueid] = KnownDecision(call_id, decision, write)
+        while len(self._decisions) > MAX_REMEMBERED_DECISIONS:
+            self._decisions.popitem(last=False)
+
+    # -- AMI -----------------------------------------------------------------------------
+
+    def on_ami_event(self, message: AmiMessage) -> None:
+        """Feed one AMI event to the tracker and act on the calls it starts or ends."""
+        now = datetime.now(UTC)
+        self.metrics.count_event()
+        self._apply(self.tracker.feed(message, now), now)
+
+    async def reconcile(self) -> None:
+        """After (re)connecting, end the calls that vanished while AMI was down."""
+        assert self.ami is not None
+        followed_before = self.tracker.linkedids()
+        listed = await self.ami.send_action_list({"Action": "CoreShowChannels"})
+        active = {linkedid for item in listed
+                  if item.event == "CoreShowChannel" and (linkedid := item.known("Linkedid"))}
+        # Events keep arriving while the list is read: calls that started meanwhile are
+        # live even though the list, taken earlier, could not name them.
+        active |= self.tracker.linkedids() - followed_before
+
+        now = datetime.now(UTC)
+        effects = self.tracker.reconcile(active, now)
+        if effects:
+            log.info("ami_calls_reconciled", ended=len(effects), active=len(active))
+        self._apply(effects, now)
+
+    def _apply(self, effects: Iterable[TrackerEvent], now: datetime) -> None:
+        for effect in effects:
+            if isinstance(effect, CallStarted):
+                self._on_call_started(effect.record, now)
+            elif isinstance(effect, CallEnded):
+                self.background.start(self._on_call_ended(effect), name="call_ended",
+                                      linkedid=effect.record.linkedid)
+
+    def _on_call_started(self, record: CallRecord, now: datetime) -> None:
+        if self.config.asterisk.mode != "observe":
+            return
+        self.background.start(self._observe(record, now), name="observe_call",
+                              linkedid=record.linkedid)
+
+    async def _observe(self, record: CallRecord, now: datetime) -> None:
+        assert self.screener is not None
+        screened = await self.screener.screen(record.caller_raw, now=now)
+        call_id = new_call_id(now)
+
+        self._observed[record.linkedid] = KnownDecision(call_id, screened.decision, None)
+        self.metrics.count_call(screened.decision.verdict.value, screened.decision.category.value)
+        self._announce(call_id, record.started_at, record.caller_name, record.did,
+                       screened.decision, screened.facts)
+        log.info("call_observed", call_id=call_id, linkedid=record.linkedid,
+                 caller=screened.facts.masked, verdict=str(screened.decision.verdict))
+
+    async def _on_call_ended(self, ended: CallEnded) -> None:
+        assert self.store is not None and self.screener is not None
+        record = ended.record
+        uniqueids = set(getattr(ended, "uniqueids", ())) | {record.uniqueid}
+
+        known = self._observed.pop(record.linkedid, None) or self._known_decision(uniqueids)
+        if known is None:
+            # AGI never ran (fail-open path, or the call died first): classify now for the log.
+            screened = await self.screener.screen(record.caller_raw, now=record.started_at)
+            decision = screened.decision
+        else:
+            decision = known.decision
+            # A very short call can end before its ring-time row is written; wait for that
+            # write so the AMI record joins the row instead of making a second one.
+            if known.write is not None:
+                await asyncio.wait([known.write])
+
+        call_id = await self.store.record_call(record, uniqueids=uniqueids,
+                                               fallback_decision=decision)
+        self.hub.update(call_id, state="ended", at=record.ended_at or datetime.now(UTC),
+                        answered_by=record.answered_by)
+        log.info("call_recorded", call_id=call_id, linkedid=record.linkedid,
+                 answered_by=record.answered_by, talk_seconds=record.talk_seconds,
+                 hangup_cause=record.hangup_cause)
+        for hook in self.call_recorded_hooks:
+            await hook(call_id)
+
+    def _known_decision(self, uniqueids: set[str]) -> KnownDecision | None:
+        for uniqueid in uniqueids:
+            if uniqueid in self._decisions:
+                return self._decisions.pop(uniqueid)
+        return None
+
+    # -- console -------------------------------------------------------------------------
+
+    def _announce(self, call_id: str, now: datetime, name: CallerName, did: str,
+                  decision: Decision, facts: NumberFacts) -> None:
+        self.hub.publish(CallUpdate(
+            call_id=call_id, state="ringing", at=now, started_at=now,
+            caller_masked=facts.masked, caller_key=facts.key, caller_block=facts.block,
+            caller_name=name.text, kind=facts.kind.value, region=facts.region, did=did,
+            verdict=decision.verdict.value, category=decision.category.value,
+            score=decision.score, tag=decision.tag, reasons=decision.reasons,
+        ))
+
+
+def channel_variables(call_id: str, decision: Decision) -> dict[str, str]:
+    """Return the CALLSCREEN_* variables the dialplan reads (the contract in dialplan/)."""
+    return {
+        "CALLSCREEN_VERDICT": decision.verdict.value,
+        "CALLSCREEN_CATEGORY": decision.category.value,
+        "CALLSCREEN_SCORE": str(decision.score),
+        "CALLSCREEN_TAG": decision.tag,
+        "CALLSCREEN_CALL_ID": call_id,
+        "CALLSCREEN_REASONS": ",".join(reason.rule for reason in decision.reasons),
+    }
+
+
+async def run_until_stopped(daemon: Daemon, stop: asyncio.Event) -> None:
+    """Start the daemon, wait for `stop`, then close it."""
+    await daemon.start()
+    try:
+        await stop.wait()
+    finally:
+        await daemon.close()
