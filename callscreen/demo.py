@@ -6,6 +6,7 @@ Everything runs on loopback with a temporary store; nothing needs Asterisk or a 
 from __future__ import annotations
 
 import asyncio
+import errno
 import secrets
 import shutil
 import sys
@@ -95,11 +96,9 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
     configure_logging("warning", "console")
     folder = Path(tempfile.mkdtemp(prefix="callscreen-demo-"))
     config = demo_config(folder, web_port)
-    daemon = Daemon(config)
-    daemon.notification_stream = out
+    daemon = await _start_daemon(config, out, locale)
 
     try:
-        await daemon.start()
         assert daemon.agi is not None
         fake = FakeAsterisk(agi_port=daemon.agi.port, ami_secret=config.asterisk.ami_secret,
                             time_scale=1.0 / max(speed, 0.01))
@@ -120,6 +119,22 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
         await daemon.close()
         shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+async def _start_daemon(config: Config, out: TextIO, locale: str) -> Daemon:
+    """Start the demo daemon; when the console port is taken, use any free port instead."""
+    daemon = Daemon(config)
+    daemon.notification_stream = out
+    try:
+        await daemon.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or config.web.port == 0:
+            raise
+        await daemon.close()
+        print(t("demo.port_taken", locale, port=config.web.port), file=out)
+        return await _start_daemon(replace(config, web=replace(config.web, port=0)), out,
+                                   locale)
+    return daemon
 
 
 async def _seed(daemon: Daemon) -> list[tuple[str, str, str]]:

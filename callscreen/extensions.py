@@ -70,7 +70,12 @@ async def start_extensions(daemon: Daemon) -> list[Extension]:
     daemon.call_recorded_hooks.append(lambda call_id: on_call_recorded(daemon.hr, call_id))
 
     if config.web.enabled:
-        started.append(await _start_web(daemon))
+        try:
+            started.append(await _start_web(daemon))
+        except OSError:
+            for extension in reversed(started):
+                await extension.close()
+            raise
     return started
 
 
