@@ -31,6 +31,7 @@ from callscreen.pbx.model import AgiRequest, CallerName, CallRecord
 from callscreen.pbx.tracker import CallEnded, CallStarted, CallTracker, TrackerEvent
 from callscreen.screening import Screened, Screener
 from callscreen.store import Store
+from callscreen.store.calls import ami_call_id
 from callscreen.tasks import TaskSet
 
 log = structlog.get_logger(__name__)
@@ -249,7 +250,8 @@ class Daemon:
     async def _observe(self, record: CallRecord, now: datetime) -> None:
         assert self.screener is not None
         screened = await self.screener.screen(record.caller_raw, now=now)
-        call_id = new_call_id(now)
+        # The same id the store gives the row, so console feedback finds the call.
+        call_id = ami_call_id(record)
 
         self._observed[record.linkedid] = KnownDecision(call_id, screened.decision, None)
         self.metrics.count_call(screened.decision.verdict.value, screened.decision.category.value)

@@ -152,6 +152,11 @@ async def insert_decision(db: Database, call_id: str, *, uniqueid: str, started_
               verdict=str(decision.verdict))
 
 
+def ami_call_id(record: CallRecord) -> str:
+    """Return the call_id of a call that only AMI saw (observe-only mode, no AGI decision)."""
+    return f"ami-{record.linkedid or record.uniqueid}"
+
+
 async def save_call_record(db: Database, record: CallRecord, *, uniqueids: Iterable[str] = (),
                            fallback_decision: Decision | None = None) -> str:
     """Write the AMI view of a finished call into its row, creating the row if AGI never did.
@@ -198,7 +203,7 @@ async def _find_call_id(connection: aiosqlite.Connection, uniqueids: list[str],
 async def _insert_from_record(connection: aiosqlite.Connection, record: CallRecord,
                               fallback: Decision | None) -> str:
     # A call AGI never saw: observe-only mode, or the AGI failed before it wrote.
-    call_id = f"ami-{record.linkedid or record.uniqueid}"
+    call_id = ami_call_id(record)
     params = {
         "call_id": call_id,
         "uniqueid": record.uniqueid,

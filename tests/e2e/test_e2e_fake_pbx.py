@@ -125,3 +125,35 @@ async def test_screening_works_without_agi_listener(tmp_path: Path) -> None:
     assert result.agi_status == "FAILURE"
     assert result.rang
     assert result.variables == {}
+
+
+async def test_observe_mode_classifies_from_ami_and_records(tmp_path: Path) -> None:
+    config = Config()
+    config = replace(
+        config,
+        asterisk=replace(config.asterisk, mode="observe", ami_enabled=False,
+                         ami_secret="s3cret"),
+        store=replace(config.store, path=str(tmp_path / "calls.sqlite3")),
+        web=replace(config.web, enabled=False),
+        notify=replace(config.notify, enabled=False),
+    )
+    daemon = Daemon(config)
+    await daemon.start()
+    fake = FakeAsterisk(agi_port=1, ami_secret="s3cret")  # the dialplan has no working AGI
+    await fake.start()
+    try:
+        daemon.start_ami("127.0.0.1", fake.ami_port)
+        await logged_in(daemon)
+
+        result = await fake.place_call(FakeCall("anonymous", name="Anonymous"))
+        row = await ended_row(daemon, f"ami-{result.linkedid}")
+    finally:
+        await fake.close()
+        await daemon.close()
+
+    assert daemon.agi is None
+    assert result.agi_status == "FAILURE"
+    assert row["decision_source"] == "ami"
+    assert row["verdict"] == "flag"
+    assert row["category"] == "anonymous"
+    assert daemon.hub.get(row["call_id"]) is not None
