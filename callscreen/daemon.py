@@ -21,6 +21,8 @@ from callscreen.admin.purge import purge_loop
 from callscreen.admin.reload import ReloadResult, reload_daemon
 from callscreen.classifier import Decision, fallback_decision
 from callscreen.config import Config
+from callscreen.errors import CallscreenError
+from callscreen.extensions import Extension
 from callscreen.hub import CallHub, CallUpdate
 from callscreen.metrics import Metrics
 from callscreen.numbers.model import NumberFacts
@@ -29,6 +31,7 @@ from callscreen.pbx.ami_wire import AmiMessage
 from callscreen.pbx.fastagi import FastAgiServer
 from callscreen.pbx.model import AgiRequest, CallerName, CallRecord
 from callscreen.pbx.tracker import CallEnded, CallStarted, CallTracker, TrackerEvent
+from callscreen.recent import RecentHistory
 from callscreen.screening import Screened, Screener
 from callscreen.store import Store
 from callscreen.store.calls import ami_call_id
@@ -36,6 +39,8 @@ from callscreen.tasks import TaskSet
 
 log = structlog.get_logger(__name__)
 
+# How often tags and list entries written by other processes (CLI, a second console) are read.
+REFRESH_INTERVAL_S = 5.0
 # Uniqueid -> call_id of recent AGI decisions, so AMI events find the call they belong to.
 MAX_REMEMBERED_DECISIONS = 20_000
 
@@ -64,6 +69,7 @@ class Daemon:
         self.screener: Screener | None = None
         self.agi: FastAgiServer | None = None
         self.ami: AmiClient | None = None
+        self.recent = RecentHistory(config.rules)
         self.tracker = CallTracker(inbound_contexts=frozenset(config.asterisk.inbound_contexts))
         self.background = TaskSet("daemon")
         self.web_url = ""
@@ -74,7 +80,7 @@ class Daemon:
         self._decisions: OrderedDict[str, KnownDecision] = OrderedDict()
         self._observed: dict[str, KnownDecision] = {}
         self._web_runner: object | None = None
-        self._extensions: list[object] = []
+        self._extensions: list[Extension] = []
         # Tasks that run until cancelled (AMI, retention purge), stopped first on close.
         self._services: list[asyncio.Task[None]] = []
         self.metrics = Metrics()
@@ -90,7 +96,8 @@ class Daemon:
     async def start(self) -> None:
         """Open the store, then start FastAGI, AMI and the web console as configured."""
         self.store = await Store.open(self.config.store.path)
-        self.screener = Screener(self.config, self.store)
+        await self.recent.load(self.store, datetime.now(UTC), self.config.rules)
+        self.screener = Screener(self.config, self.store, self.recent)
         await self.screener.refresh_lists()
 
         asterisk = self.config.asterisk
@@ -105,15 +112,37 @@ class Daemon:
 
         await self._start_extensions()
         self._services.append(self.background.start(purge_loop(self), name="retention_purge"))
+        self._services.append(self.background.start(self._refresh_loop(), name="refresh"))
         log.info("daemon_started", mode=asterisk.mode, store=self.config.store.path)
 
     async def reload(self, path: str) -> ReloadResult:
         """Reload config, rules and reply scripts from `path`; keep the old ones if invalid."""
         result = await reload_daemon(self, path, metrics=self.metrics)
+        if result.ok and self.store is not None:
+            # The windows may have changed: reload them, and keep decisions in memory.
+            await self.recent.load(self.store, datetime.now(UTC), self.config.rules)
+            self.screener = Screener(self.config, self.store, self.recent)
+            await self.screener.refresh_lists()
         if result.ok:
             for hook in self.reload_hooks:
                 hook(self.config)
         return result
+
+    async def refresh_history(self) -> None:
+        """Read tags and list entries stored since the last read (by any process)."""
+        assert self.store is not None and self.screener is not None
+        now = datetime.now(UTC)
+        await self.recent.refresh_tags(self.store, now)
+        await self.screener.refresh_lists(now)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_INTERVAL_S)
+            try:
+                await self.refresh_history()
+            except CallscreenError as exc:
+                log.error("history_refresh_failed", error=str(exc))
+            self.recent.prune(datetime.now(UTC))
 
     def start_ami(self, host: str, port: int) -> None:
         """Start following calls over AMI at host:port (the demo calls this itself)."""
@@ -135,7 +164,7 @@ class Daemon:
         if self._services:
             await asyncio.wait(self._services)
         for extension in reversed(self._extensions):
-            await extension.close()  # type: ignore[attr-defined]
+            await extension.close()
 
         await self.background.drain(grace_s=5.0)
         if self.store is not None:
@@ -158,6 +187,7 @@ class Daemon:
 
         screened = await self.screener.screen(request.callerid, now=now)
         decision = screened.decision
+        self.recent.add_call(screened.facts.key, now)
         self.metrics.observe_decision(decision.verdict.value, decision.category.value,
                                       screened.elapsed_ms / 1000)
 
@@ -252,6 +282,7 @@ class Daemon:
         screened = await self.screener.screen(record.caller_raw, now=now)
         # The same id the store gives the row, so console feedback finds the call.
         call_id = ami_call_id(record)
+        self.recent.add_call(screened.facts.key, now)
 
         self._observed[record.linkedid] = KnownDecision(call_id, screened.decision, None)
         self.metrics.count_call(screened.decision.verdict.value, screened.decision.category.value)
@@ -270,6 +301,7 @@ class Daemon:
             # AGI never ran (fail-open path, or the call died first): classify now for the log.
             screened = await self.screener.screen(record.caller_raw, now=record.started_at)
             decision = screened.decision
+            self.recent.add_call(screened.facts.key, record.started_at)
         else:
             decision = known.decision
             # A very short call can end before its ring-time row is written; wait for that

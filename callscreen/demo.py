@@ -151,6 +151,7 @@ async def _seed(daemon: Daemon) -> list[tuple[str, str, str]]:
         await daemon.store.add_tag(caller_key=facts.key, caller_block=facts.block,
                                    tag="collector", employee_id=TARGET_EMPLOYEE[1],
                                    note="demo", author="demo", created_at=yesterday)
+    await daemon.refresh_history()
     return logins
 
 
@@ -190,6 +191,7 @@ async def _give_feedback(daemon: Daemon, update: CallUpdate) -> None:
     await daemon.store.add_tag(caller_key=update.caller_key, caller_block=update.caller_block,
                                tag="collector", employee_id=TARGET_EMPLOYEE[1],
                                note="", author="demo-reception", call_id=update.call_id)
+    await daemon.refresh_history()
 
 
 def format_scene(scene: Scene, update: CallUpdate | None, agi_status: str, locale: str) -> str:

@@ -108,9 +108,11 @@ async def _start_web(daemon: Daemon) -> WebServer:
     config = daemon.config
 
     async def feedback_given(call_id: str, employee_id: str | None) -> None:
+        # The next call from this number or block must already see the new tag.
+        await daemon.refresh_history()
         await on_feedback(daemon.hr, call_id, employee_id)
 
-    context = WebContext(config, daemon.store, daemon.hub, on_feedback=feedback_given)
+    context = WebContext(config, daemon.store.db, daemon.hub, on_feedback=feedback_given)
     app = create_app(context)
     add_health_routes(app, daemon)
     daemon.web_app = app

@@ -51,8 +51,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", *, stream: Any = N
                      else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
 
     numeric = getattr(logging, level.upper())
-    logging.basicConfig(level=numeric, stream=stream,  # type: ignore[arg-type]
-                        format="%(message)s", force=True)
+    logging.basicConfig(level=numeric, stream=stream, format="%(message)s", force=True)
     # aiosqlite logs two DEBUG lines per statement, which would drown callscreen's own
     # debug events (and at call volume, fill the disk).
     logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))

@@ -17,6 +17,7 @@ from callscreen.classifier import Decision, History, classify
 from callscreen.config import Config
 from callscreen.numbers.model import NumberFacts
 from callscreen.numbers.normalise import normalise
+from callscreen.recent import RecentHistory
 from callscreen.store import Store
 from callscreen.store.lists import ListEntry, match_lists
 
@@ -24,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 # List entries from the config file are not rows; they get negative ids to tell them apart.
 CONFIG_ENTRY_AUTHOR = "config"
-# How often the in-memory copy of the stored allow/block lists is re-read.
+# How often a Screener without a refresh loop (one-shot commands) re-reads stored lists.
 LIST_REFRESH_INTERVAL = timedelta(seconds=30)
 
 
@@ -39,11 +40,18 @@ class Screened:
 
 
 class Screener:
-    """Decides calls with the current config; `store` may be None (no history, no lists)."""
+    """Decides calls with the current config.
 
-    def __init__(self, config: Config, store: Store | None) -> None:
+    With `recent` (the daemon), history comes from memory and stored lists are re-read by
+    the daemon's refresh loop, so a decision never waits on the disk. Without it (one-shot
+    commands), history is read from `store`; with no store there is no history at all.
+    """
+
+    def __init__(self, config: Config, store: Store | None,
+                 recent: RecentHistory | None = None) -> None:
         self.config = config
         self._store = store
+        self._recent = recent
         self._config_entries = config_list_entries(config)
         self._stored_entries: list[ListEntry] = []
         self._lists_read_at: datetime | None = None
@@ -74,7 +82,9 @@ class Screener:
         self._lists_read_at = now
 
     async def _history(self, facts: NumberFacts, now: datetime) -> History:
-        if self._store is None:
+        if self._recent is not None:
+            history = self._recent.history(facts, now)
+        elif self._store is None:
             history = History()
         else:
             if self._lists_read_at is None or now - self._lists_read_at > LIST_REFRESH_INTERVAL:

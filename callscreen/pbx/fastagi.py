@@ -224,7 +224,9 @@ class FastAgiServer:
         command = f"SET VARIABLE {name} {quote_value(value)}\n".encode()
         log.debug("agi_command_sent", uniqueid=uniqueid, command=command)
         writer.write(command)
-        await asyncio.wait_for(writer.drain(), self._reply_timeout_s)
+        # asyncio.timeout, unlike wait_for on Python 3.11, starts no task per command.
+        async with asyncio.timeout(self._reply_timeout_s):
+            await writer.drain()
 
         reply = await read_reply(reader, timeout=self._reply_timeout_s,
                                  max_line=self._max_line)

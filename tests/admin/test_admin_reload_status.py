@@ -90,7 +90,7 @@ async def test_sighup_handler_reloads(daemon: Daemon, write_config: ConfigWriter
             await asyncio.sleep(0.01)
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
-        await tasks.drain(timeout=5)
+        await tasks.drain(grace_s=5)
 
     assert daemon.last_reload is not None
     assert daemon.last_reload.ok

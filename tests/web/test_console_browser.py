@@ -13,15 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from callscreen.config import Config
 from callscreen.daemon import Daemon
 from callscreen.pbx.fake import FakeAsterisk, FakeCall
 from callscreen.reception.accounts import create_user
 from callscreen.store.reception import Employee, replace_employees
-from callscreen.web.app import create_app
-from callscreen.web.context import WebContext
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -43,6 +40,8 @@ def browser_config(folder: Path) -> Config:
         numbers=replace(config.numbers, area_code="021"),
         store=replace(config.store, path=str(folder / "browser.sqlite3")),
         reception=replace(config.reception, company_name="示例科技有限公司"),
+        web=replace(config.web, port=0),
+        notify=replace(config.notify, enabled=False),
     )
 
 
@@ -55,14 +54,10 @@ async def running_system(folder: Path):
     assert daemon.agi is not None and daemon.store is not None
     fake = FakeAsterisk(agi_port=daemon.agi.port)
     await fake.start()
-    runner = web.AppRunner(create_app(WebContext(config, daemon.store.db, daemon.hub)))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     try:
-        yield daemon, fake, f"http://127.0.0.1:{runner.addresses[0][1]}"
+        # The daemon's own console, so feedback goes through the same hooks as in production.
+        yield daemon, fake, daemon.web_url
     finally:
-        await runner.cleanup()
         await fake.close()
         await daemon.close()
 
