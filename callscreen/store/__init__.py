@@ -13,6 +13,7 @@ from callscreen.store import calls, lists, tags
 from callscreen.store.calls import StoredCall
 from callscreen.store.db import Database, from_db_time, to_db_time
 from callscreen.store.lists import InvalidListEntryError, ListEntry, match_lists
+from callscreen.store.retry import retry_write
 from callscreen.store.tags import TagKind
 
 __all__ = [
@@ -51,18 +52,24 @@ class Store:
                               caller_raw: str, caller_name: CallerName, did: str,
                               decision: Decision, source: str, decision_ms: float,
                               decided_at: datetime | None = None) -> None:
-        """Insert the ring-time row of a call (source "agi" or "ami")."""
-        await calls.insert_decision(
+        """Insert the ring-time row of a call (source "agi" or "ami").
+
+        A locked database or a full disk is retried with backoff (see `retry_write`).
+        """
+        await retry_write("record_decision", lambda: calls.insert_decision(
             self.db, call_id, uniqueid=uniqueid, started_at=started_at, caller_raw=caller_raw,
             caller_name=caller_name, did=did, decision=decision, source=source,
             decision_ms=decision_ms, decided_at=decided_at,
-        )
+        ))
 
     async def record_call(self, record: CallRecord, *, uniqueids: Iterable[str] = (),
                           fallback_decision: Decision | None = None) -> str:
-        """Write the AMI end of a call into its single row and return the row's call_id."""
-        return await calls.save_call_record(self.db, record, uniqueids=uniqueids,
-                                            fallback_decision=fallback_decision)
+        """Write the AMI end of a call into its single row and return the row's call_id.
+
+        A locked database or a full disk is retried with backoff (see `retry_write`).
+        """
+        return await retry_write("record_call", lambda: calls.save_call_record(
+            self.db, record, uniqueids=uniqueids, fallback_decision=fallback_decision))
 
     async def history(self, facts: NumberFacts, now: datetime, *, repeat_window: timedelta,
                       half_life: timedelta, max_age: timedelta) -> History:

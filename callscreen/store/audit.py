@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -32,7 +33,7 @@ async def append_entry(connection: aiosqlite.Connection, *, at: datetime, actor:
         head = await cursor.fetchone()
     previous_id, previous_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
 
-    fields = {
+    fields: dict[str, Any] = {
         "id": previous_id + 1, "at": to_db_time(at), "actor": actor, "action": action,
         "case_id": case_id, "reason": reason, "detail": detail, "prev_hash": previous_hash,
     }

@@ -206,6 +206,7 @@ async def case_referrals(db: Database, case_id: int) -> list[Referral]:
 async def leave_marks(db: Database, *, case_id: int | None = None, first_day: date | None = None,
                       last_day: date | None = None) -> list[LeaveMark]:
     """Return leave marks of one case, or those overlapping [first_day, last_day]."""
+    params: tuple[int | str, ...]
     if case_id is not None:
         sql, params = "SELECT * FROM leave_marks WHERE case_id = ? ORDER BY start_date", \
             (case_id,)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from typing import Any
 
 import structlog
@@ -24,6 +25,16 @@ log = structlog.get_logger(__name__)
 
 KEEPALIVE_SECONDS = 15.0
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("callscreen_event_streams")
+
+# Rendering a card (its reply script included) costs far more than sending it. Every open
+# console gets the same card except for its session's CSRF token, so each update is
+# rendered once per locale with this placeholder as the token, and each stream swaps in
+# its own token. Rendering per stream starved the FastAGI deadline with 20 consoles open.
+# The placeholder and the tokens (secrets.token_urlsafe) need no HTML or JSON escaping.
+CSRF_PLACEHOLDER = "callscreen-csrf-token-placeholder"
+MAX_CACHED_FRAMES = 256
+_FrameKey = tuple[int, str, str, str, str]
+_frames: OrderedDict[_FrameKey, bytes] = OrderedDict()
 
 routes = web.RouteTableDef()
 
@@ -86,8 +97,22 @@ async def _forward(request: web.Request, response: web.StreamResponse,
             await response.write(b": keepalive\n\n")
             continue
 
-        html = _card(request, call, locale, csrf_token)
-        await response.write(encode_event("call", {"call_id": call.call_id, "html": html}))
+        frame = _call_frame(request, call, locale)
+        await response.write(frame.replace(CSRF_PLACEHOLDER.encode(), csrf_token.encode()))
+
+
+def _call_frame(request: web.Request, call: CallUpdate, locale: str) -> bytes:
+    """Return the `call` event of one update with CSRF_PLACEHOLDER as the token, cached."""
+    key = (id(request.app), call.call_id, call.at.isoformat(), call.state, locale)
+    frame = _frames.get(key)
+    if frame is None:
+        html = _card(request, call, locale, CSRF_PLACEHOLDER)
+        frame = encode_event("call", {"call_id": call.call_id, "html": html})
+        _frames[key] = frame
+        if len(_frames) > MAX_CACHED_FRAMES:
+            _frames.popitem(last=False)
+
+    return frame
 
 
 async def close_streams(app: web.Application) -> None:
