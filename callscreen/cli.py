@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return 2
     except CallscreenError as exc:
-        print(both("cli.failed", error=exc), file=sys.stderr)
+        print(f"{both('cli.failed')}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -351,9 +351,9 @@ def channel_variables(call_id: str, decision: Decision) -> dict[str, str]:
 
 
 async def run_until_stopped(daemon: Daemon, stop: asyncio.Event) -> None:
-    """Start the daemon, wait for `stop`, then close it."""
-    await daemon.start()
+    """Start the daemon, wait for `stop`, then close it (also when starting failed)."""
     try:
+        await daemon.start()
         await stop.wait()
     finally:
         await daemon.close()

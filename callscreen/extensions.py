@@ -13,6 +13,8 @@ from aiohttp import web
 from callscreen.admin.status import health_snapshot
 from callscreen.cases.service import HrContext, on_call_recorded, on_feedback
 from callscreen.config import Config
+from callscreen.errors import CallscreenError
+from callscreen.i18n import both
 from callscreen.metrics import CONTENT_TYPE
 from callscreen.notify.outbox import Notifier
 from callscreen.reception.scripts import ScriptRenderer
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from callscreen.daemon import Daemon
 
 log = structlog.get_logger(__name__)
+
+
+class WebListenError(CallscreenError, OSError):
+    """The console could not listen on [web] host and port."""
 
 
 class Extension(Protocol):
@@ -120,7 +126,12 @@ async def _start_web(daemon: Daemon) -> WebServer:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.web.host, config.web.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise WebListenError(both("web.listen_failed", host=config.web.host,
+                                  port=config.web.port, error=exc.strerror or exc)) from exc
 
     port = runner.addresses[0][1] if runner.addresses else config.web.port
     daemon.web_url = config.web.public_url or f"http://{config.web.host}:{port}"

@@ -16,6 +16,11 @@ from callscreen.classifier.model import Reason
 
 # Ended calls stay visible this long so reception can still give feedback on them.
 ENDED_VISIBLE_FOR = timedelta(minutes=10)
+# A call never reported as ended (AMI off or down) is dropped after this long.
+UNENDED_VISIBLE_FOR = timedelta(hours=4)
+# Old calls are looked for at most this often, so a publish costs the same however many
+# calls the console shows.
+FORGET_INTERVAL = timedelta(seconds=5)
 SUBSCRIBER_QUEUE_SIZE = 256
 
 
@@ -49,6 +54,7 @@ class CallHub:
     def __init__(self) -> None:
         self._calls: dict[str, CallUpdate] = {}
         self._subscribers: set[asyncio.Queue[CallUpdate]] = set()
+        self._forgot_at: datetime | None = None
 
     def publish(self, update: CallUpdate) -> None:
         """Record `update` and hand it to every subscriber without waiting."""
@@ -93,7 +99,16 @@ class CallHub:
         return len(self._subscribers)
 
     def _forget_old(self, now: datetime) -> None:
-        stale = [cid for cid, call in self._calls.items()
-                 if call.state == "ended" and now - call.at > ENDED_VISIBLE_FOR]
+        if self._forgot_at is not None and now - self._forgot_at < FORGET_INTERVAL:
+            return
+        self._forgot_at = now
+
+        stale = [cid for cid, call in self._calls.items() if _is_stale(call, now)]
         for call_id in stale:
             del self._calls[call_id]
+
+
+def _is_stale(call: CallUpdate, now: datetime) -> bool:
+    if call.state == "ended":
+        return now - call.at > ENDED_VISIBLE_FOR
+    return now - call.started_at > UNENDED_VISIBLE_FOR

@@ -7,11 +7,14 @@ value and what is allowed, in Chinese with English beside it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+
+import phonenumbers
 
 from callscreen.config.model import Config
 from callscreen.errors import ConfigError
@@ -47,11 +50,21 @@ def load_config(path: str | Path) -> Config:
 
 
 def _check_relations(path: Path, sections: dict[str, Any]) -> list[str]:
+    problems = []
     rules = sections.get("rules")
     if rules is not None and rules.block_threshold <= rules.flag_threshold:
-        return [_problem(path, "rules", "block_threshold", rules.block_threshold,
-                         "config.block_below_flag")]
-    return []
+        problems.append(_problem(path, "rules", "block_threshold", rules.block_threshold,
+                                 "config.block_below_flag"))
+    notify = sections.get("notify")
+    if notify is not None and notify.enabled:
+        # Imported here: the notify package imports the config package.
+        from callscreen.notify.outbox import validate_channels
+
+        try:
+            validate_channels(notify, str(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -62,7 +75,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), [problem]) from exc
 
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        # Notepad on Chinese Windows saves UTF-8 with a BOM; TOML itself does not allow one.
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), [both("config.not_utf8", path=path)]) from exc
     except tomllib.TOMLDecodeError as exc:
@@ -105,6 +119,8 @@ def _check_value(hint: Any, meta: dict[str, Any], value: Any) -> tuple[str, dict
     if origin is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return ("config.want_number", {})
+        if not math.isfinite(value):
+            return ("config.not_finite", {})
         return _check_range(meta, value)
     if origin is str:
         return _check_str(meta, value)
@@ -136,6 +152,10 @@ def _check_str(meta: dict[str, Any], value: Any) -> tuple[str, dict[str, Any]] |
         return ("config.bad_time_zone", {})
     if meta.get("host") and not value.strip():
         return ("config.bad_host", {})
+    if meta.get("region") and value not in phonenumbers.SUPPORTED_REGIONS:
+        return ("config.bad_region", {})
+    if meta.get("url") and value and not value.startswith(("http://", "https://")):
+        return ("config.bad_url", {})
     return None
 
 
@@ -147,7 +167,12 @@ def _check_list(meta: dict[str, Any], value: Any) -> tuple[str, dict[str, Any]] 
     if meta.get("list_pattern"):
         bad = [item for item in value if not LIST_PATTERN.match(item)]
         if bad:
-            return ("config.bad_list_entry", {"entry": bad[0]})
+            return ("config.bad_list_entry", {"entry": ", ".join(bad)})
+    if "items" in meta:
+        unknown = [item for item in value if item not in meta["items"]]
+        if unknown:
+            return ("config.bad_category", {"entry": unknown[0],
+                                            "allowed": ", ".join(meta["items"])})
     return None
 
 

@@ -41,7 +41,7 @@ class AsteriskConfig:
 class NumbersConfig:
     """How caller IDs are read."""
 
-    default_region: str = _opt("CN", pattern=r"[A-Z]{2}")
+    default_region: str = _opt("CN", pattern=r"[A-Z]{2}", region=True)
     area_code: str = _opt("", pattern=r"(0?[1-9][0-9]{1,3})?")
     time_zone: str = _opt("Asia/Shanghai", time_zone=True)
 
@@ -97,7 +97,7 @@ class WebConfig:
     enabled: bool = _opt(True)
     host: str = _opt("127.0.0.1", host=True)
     port: int = _opt(8080, min=0, max=65535)
-    public_url: str = _opt("", max_len=200)
+    public_url: str = _opt("", max_len=200, url=True)
     secure_cookies: bool = _opt(False)
     session_hours: int = _opt(12, min=1, max=24 * 30)
     max_body_bytes: int = _opt(1_048_576, min=1024, max=64 * 1_048_576)
@@ -154,7 +154,10 @@ class AnomalyConfig:
     office_start: str = _opt("09:00", pattern=r"([01][0-9]|2[0-3]):[0-5][0-9]")
     office_end: str = _opt("18:00", pattern=r"([01][0-9]|2[0-4]):[0-5][0-9]")
     office_weekdays: str = _opt("12345", pattern=r"[1-7]{1,7}")
-    suspect_categories: list[str] = _opt(["collector", "repeat_collector", "abusive"])
+    suspect_categories: list[str] = _opt(
+        ["collector", "repeat_collector", "abusive"],
+        items=("normal", "collector", "repeat_collector", "anonymous", "employment_check",
+               "official", "abusive"))
     low: dict[str, int] = _opt({"short_calls": 3, "short_numbers": 3},
                                keys=ANOMALY_SIGNALS, min=1, max=100_000)
     medium: dict[str, int] = _opt(

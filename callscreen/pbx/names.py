@@ -37,12 +37,22 @@ def decode_name(raw: bytes) -> CallerName:
     name with encoding "".
     """
     text, encoding = decode_text(raw)
-    text = text.strip()
+    text = _without_controls(text).strip()
 
     if _is_placeholder(text):
         return CallerName("", raw, "")
 
     return CallerName(text, raw, encoding)
+
+
+# Bidirectional overrides and isolates reorder what reception sees ("\u202eevil" shows as
+# "live"), and other control characters have no place in a name; the raw bytes keep them.
+_CONTROLS = dict.fromkeys(
+    [*range(0x00, 0x20), 0x7F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F])
+
+
+def _without_controls(text: str) -> str:
+    return text.translate(_CONTROLS)
 
 
 def _is_placeholder(text: str) -> bool:

@@ -152,3 +152,48 @@ def test_integer_accepted_for_float_key(tmp_path: Path) -> None:
 
     assert config.rules.reputation_half_life_days == 7.0
     assert isinstance(config.rules.reputation_half_life_days, float)
+
+
+def test_utf8_bom_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff[numbers]\narea_code = \"021\"\n".encode())
+
+    config = load_config(path)
+
+    assert config.numbers.area_code == "021"
+
+
+def test_nan_is_rejected_for_number_keys(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, "[rules]\nreputation_half_life_days = nan\n"))
+
+    assert "nan" in problems[0]
+
+
+def test_unknown_region_code_is_rejected(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, '[numbers]\ndefault_region = "ZZ"\n'))
+
+    assert "ISO 3166" in problems[0]
+
+
+def test_public_url_must_be_http(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, '[web]\npublic_url = "javascript:alert(1)"\n'))
+
+    assert "http://" in problems[0]
+
+
+def test_misspelled_suspect_category_is_named(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, '[anomaly]\nsuspect_categories = ["collectr"]\n'))
+
+    assert "'collectr'" in problems[0]
+
+
+def test_unknown_notification_channel_is_rejected(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, '[notify]\nchannels = ["sms"]\n'))
+
+    assert "sms" in " ".join(problems)
+
+
+def test_email_channel_without_recipients_is_rejected(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, '[notify]\nchannels = ["email"]\n'))
+
+    assert "email_to" in " ".join(problems)

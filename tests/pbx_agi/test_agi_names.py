@@ -51,3 +51,12 @@ def test_bytes_invalid_in_both_encodings_are_replaced() -> None:
 
     assert text == "\ufffd\ufffd"
     assert encoding == "utf-8"
+
+
+def test_bidi_and_control_characters_are_removed_from_name() -> None:
+    raw = "\u202eevil\x07".encode()
+
+    name = decode_name(raw)
+
+    assert name.text == "evil"
+    assert name.raw == raw
