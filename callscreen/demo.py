@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from callscreen.commands.text import display_width
 from callscreen.config import Config
 from callscreen.daemon import Daemon
 from callscreen.hub import CallUpdate
@@ -201,7 +202,9 @@ def format_scene(scene: Scene, update: CallUpdate | None, agi_status: str, local
         return f"{scene.clock}  {who:<12} " + t("demo.no_decision", locale, status=agi_status)
 
     verdict = t(f"verdict.{update.verdict}", locale)
-    head = (f"{scene.clock}  {update.caller_masked or '—':<16} {update.region or '—':<10} "
+    region = update.region or "—"
+    head = (f"{scene.clock}  {update.caller_masked or '—':<16} {region}"
+            f"{' ' * max(1, 16 - display_width(region))}"
             f"{verdict} {update.tag} " + t("demo.score", locale, score=update.score)
             + f"   ({who})")
     reasons = [f"        - {r.text_zh if locale == 'zh-CN' else r.text_en}"

@@ -116,6 +116,6 @@ def config_list_entries(config: Config) -> list[ListEntry]:
                 pattern = normalise(pattern, region=numbers.default_region,
                                     area_code=numbers.area_code).key or pattern
             entries.append(ListEntry(id=-len(entries) - 1, list_name=list_name, match=match,
-                                     pattern=pattern, note=CONFIG_ENTRY_AUTHOR,
-                                     added_by=CONFIG_ENTRY_AUTHOR, added_at=since))
+                                     pattern=pattern, note="", added_by=CONFIG_ENTRY_AUTHOR,
+                                     added_at=since))
     return entries

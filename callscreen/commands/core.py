@@ -8,12 +8,12 @@ import json
 import os
 import signal
 import sys
-import unicodedata
 from typing import Any
 
 from callscreen.admin.reload import remove_pid_file, write_pid_file
 from callscreen.classifier import Decision
 from callscreen.cli import add_config_argument, config_from_args
+from callscreen.commands.text import display_width
 from callscreen.config import Config, load_config
 from callscreen.i18n import both, t
 from callscreen.logs import configure_logging
@@ -139,11 +139,6 @@ def format_classification(did: str, facts: NumberFacts, decision: Decision) -> s
     if not decision.reasons:
         lines.append("  " + both("classify.no_reasons"))
     return "\n".join(lines)
-
-
-def display_width(text: str) -> int:
-    """Return the terminal columns `text` takes: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def run_command(args: argparse.Namespace) -> int:
