@@ -21,7 +21,11 @@ from callscreen.store import Store
 from callscreen.store import hr as queries
 from callscreen.store import hr_cases as case_queries
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
+# The bounds keep date() and the "next month" arithmetic away from year 0 and year 10000,
+# where they raise ValueError. No data of this daemon can fall outside them.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
 COLUMNS = ("employee_id", "name", "department", "month", "calls", "reception_minutes",
            "employee_minutes", "leave_days", "leave_category")
 BOM = "\ufeff"
@@ -30,13 +34,16 @@ BOM = "\ufeff"
 def parse_month(text: str) -> tuple[date, date]:
     """Return the first day of `text` ("2026-12") and the first day of the next month.
 
-    Raises CaseStateError for anything but YYYY-MM.
+    Raises CaseStateError for anything but YYYY-MM with a year from 2000 to 2100.
     """
     match = MONTH.match(text.strip())
     if match is None:
         raise CaseStateError(both("report.bad_month", month=text))
 
     year, month = int(match.group(1)), int(match.group(2))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise CaseStateError(both("report.month_out_of_range", month=text, first=FIRST_YEAR,
+                                  last=LAST_YEAR))
     first = date(year, month, 1)
     following = date(year + month // 12, month % 12 + 1, 1)
 

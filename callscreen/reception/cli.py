@@ -59,6 +59,9 @@ def _register_directory(actions: Any) -> None:
     parser.add_argument("file", metavar="FILE.csv", type=Path)
     parser.add_argument("--dry-run", action="store_true",
                         help="只检查，不写入 / check the file only, write nothing")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="允许导入没有员工行的文件，即清空通讯录 / accept a file with no "
+                        "employee rows, which empties the directory")
 
     parser = _subcommand(actions, "find", "按姓名、拼音首字母、工号、分机或直线查找 / "
                          "find by name, pinyin initials, employee id, extension or DID",
@@ -117,7 +120,10 @@ def _check_password(password: str) -> None:
 
 
 async def directory_import(args: argparse.Namespace) -> int:
-    """Import a directory CSV in one transaction; print every bad line on failure."""
+    """Import a directory CSV in one transaction; print every bad line on failure.
+
+    Returns 1 for a bad file and 2 for a file without employee rows unless --allow-empty.
+    """
     try:
         parsed = read_directory_file(args.file)
     except ImportFileError as exc:
@@ -125,6 +131,12 @@ async def directory_import(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
+
+    # An export with a wrong filter can leave only the header. Importing that would
+    # silently empty the whole directory, so it needs an explicit flag.
+    if not parsed.employees and not args.allow_empty:
+        print(both("directory.empty_file", path=args.file), file=sys.stderr)
+        return 2
 
     if args.dry_run:
         print(both("directory.dry_run", count=len(parsed.employees), encoding=parsed.encoding))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import wraps
@@ -18,7 +19,10 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from multidict import MultiDictProxy
+from yarl import URL
 
+from callscreen.i18n import both
 from callscreen.store import reception as store
 from callscreen.web.context import WebContext
 
@@ -33,6 +37,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_COOKIE_CHARS = 200
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_REDIRECT_CHARS = 2000
+CONSOLE_PATH = "/console"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,13 +116,60 @@ async def check_csrf(request: web.Request) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.content_type in ("application/x-www-form-urlencoded",
                                              "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         field = form.get(CSRF_FIELD, "")
         sent = field if isinstance(field, str) else ""
 
-    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+    # Tokens are ASCII (token_urlsafe). A non-ASCII value is simply wrong, and is rejected
+    # before compare_digest, which raises TypeError on non-ASCII str.
+    matches = bool(expected) and expected.isascii() and sent.isascii() \
+        and hmac.compare_digest(expected, sent)
+    if not matches:
         log.warning("csrf_rejected", path=request.path, logged_in=session is not None)
-        raise web.HTTPForbidden(text="CSRF token missing or wrong / CSRF 令牌缺失或错误")
+        raise web.HTTPForbidden(text=both("auth.csrf_rejected"))
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
+    """Return the request's form fields; raise HTTPBadRequest when the body cannot be parsed.
+
+    aiohttp raises ValueError (UnicodeDecodeError included) for a urlencoded body that is
+    not UTF-8, and for multipart bodies without a boundary or with a part without a name.
+    """
+    try:
+        return await request.post()
+    except ValueError as exc:
+        log.warning("form_rejected", path=request.path, content_type=request.content_type,
+                    error=type(exc).__name__)
+        raise web.HTTPBadRequest(text=both("web.bad_form")) from exc
+
+
+def safe_redirect(target: str, fallback: str = CONSOLE_PATH) -> str:
+    """Return `target` when it is a path on this site, else `fallback`.
+
+    A browser treats "//host" and "/\\host" as another site, and yarl (so aiohttp's
+    Location header) drops tabs and newlines, which turns "/<TAB>/host" into "//host". So
+    the target must start with one "/", contain no whitespace or control character, and
+    still be a host-less relative URL after yarl has normalised it.
+    """
+    if not _is_local_path(target) or len(target) > MAX_REDIRECT_CHARS:
+        return fallback
+    if any(char.isspace() or unicodedata.category(char).startswith("C") for char in target):
+        return fallback
+
+    try:
+        normalised = str(URL(target))
+        parsed = URL(normalised)
+    except ValueError:
+        return fallback
+    if parsed.scheme or parsed.host is not None or not _is_local_path(normalised):
+        return fallback
+
+    return target
+
+
+def _is_local_path(target: str) -> bool:
+    return target.startswith("/") and not target.startswith(("//", "/\\")) \
+        and "\\" not in target
 
 
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
@@ -134,11 +187,11 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
             if session is None:
                 if request.method == "GET":
                     raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
-                raise web.HTTPUnauthorized(text="login required / 请先登录")
+                raise web.HTTPUnauthorized(text=both("auth.login_required"))
             if session.user.role not in allowed:
                 log.warning("role_rejected", path=request.path, user_id=session.user.id,
                             role=session.user.role)
-                raise web.HTTPForbidden(text="forbidden / 无权访问")
+                raise web.HTTPForbidden(text=both("auth.role_rejected"))
             return await handler(request)
 
         return guarded

@@ -13,7 +13,15 @@ from callscreen.i18n import LOCALES, t
 from callscreen.reception.feedback import FeedbackError, record_feedback
 from callscreen.reception.scripts import situation_for
 from callscreen.store import reception as store
-from callscreen.web.auth import context, cookie_options, current_session, require_role
+from callscreen.web.auth import (
+    CONSOLE_PATH,
+    context,
+    cookie_options,
+    current_session,
+    read_form,
+    require_role,
+    safe_redirect,
+)
 from callscreen.web.render import LANGUAGE_COOKIE, locale_of, render_html
 
 log = structlog.get_logger(__name__)
@@ -95,7 +103,7 @@ async def post_feedback(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
     assert session is not None
     locale = default_locale(request)
-    form = await request.post()
+    form = await read_form(request)
     action, employee, note = (_form_text(form, name) for name in ("action", "employee", "note"))
 
     call = ctx.hub.get(request.match_info["call_id"])
@@ -151,9 +159,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     locale = request.match_info["locale"]
     if locale not in LOCALES:
         raise web.HTTPNotFound()
-    target = request.query.get("next", "/console")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/console"
+    target = safe_redirect(request.query.get("next", CONSOLE_PATH))
 
     response = web.HTTPSeeOther(target)
     options = cookie_options(context(request))

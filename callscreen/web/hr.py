@@ -23,16 +23,20 @@ from callscreen.cases import actions, attendance
 from callscreen.cases.actions import Actor
 from callscreen.cases.errors import CaseNotFoundError, CaseStateError
 from callscreen.cases.model import CaseStatus, ReferralState
+from callscreen.i18n import both
 from callscreen.reception.accounts import verify_password
 from callscreen.store import Store
 from callscreen.store import reception as reception_store
-from callscreen.web.auth import Handler, context, current_session, require_role
+from callscreen.web.auth import Handler, context, current_session, read_form, require_role
 from callscreen.web.render import locale_of, render_html
 
 log = structlog.get_logger(__name__)
 
 HR_ROLE = "hr"
 MAX_FIELD_CHARS = 2000
+# Ids are sqlite INTEGERs, which are signed 64-bit.
+MAX_ID = 2**63 - 1
+ASCII_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,21 +100,74 @@ def _page(request: web.Request, template: str, *, status: int = 200,
                        **values)
 
 
+def parse_id(text: str) -> int | None:
+    """Return `text` as a row id, or None unless it is ASCII digits from 1 to 2**63 - 1.
+
+    str.isdigit() alone would accept "²" and other Unicode digits that int() rejects.
+    """
+    if not text or len(text) > len(str(MAX_ID)) or not set(text) <= ASCII_DIGITS:
+        return None
+
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def _case_id(request: web.Request) -> int:
-    text = request.match_info["case_id"]
-    if not text.isdigit():
+    case_id = parse_id(request.match_info["case_id"])
+    if case_id is None:
         raise web.HTTPNotFound()
 
-    return int(text)
+    return case_id
 
 
 def _field(form: Any, name: str, *, required: bool = True) -> str:
     value = form.get(name, "")
     text = value.strip() if isinstance(value, str) else ""
     if (required and not text) or len(text) > MAX_FIELD_CHARS:
-        raise web.HTTPBadRequest(text=f"字段无效 / invalid field: {name}")
+        raise web.HTTPBadRequest(text=both("hr.bad_field", name=name, limit=MAX_FIELD_CHARS))
 
     return text
+
+
+def _status(form: Any) -> CaseStatus:
+    text = _field(form, "status")
+    try:
+        return CaseStatus(text)
+    except ValueError as exc:
+        choices = ", ".join(str(status) for status in CaseStatus)
+        raise web.HTTPBadRequest(text=both("hr.bad_status", value=repr(text),
+                                           choices=choices)) from exc
+
+
+def _referral_state(form: Any) -> ReferralState:
+    text = _field(form, "state")
+    try:
+        return ReferralState(text)
+    except ValueError as exc:
+        choices = ", ".join(str(state) for state in ReferralState)
+        raise web.HTTPBadRequest(text=both("hr.bad_referral_state", value=repr(text),
+                                           choices=choices)) from exc
+
+
+def _referral_id(form: Any) -> int | None:
+    """Return the referral id field, or None when it is empty (a new offer)."""
+    text = _field(form, "referral_id", required=False)
+    if not text:
+        return None
+
+    referral_id = parse_id(text)
+    if referral_id is None:
+        raise web.HTTPBadRequest(text=both("hr.bad_referral_id", value=repr(text)))
+    return referral_id
+
+
+def _date(form: Any, name: str) -> date:
+    text = _field(form, name)
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=both("hr.bad_date", field=name, value=repr(text))
+                                 ) from exc
 
 
 def _grant(request: web.Request, case_id: int) -> Unlock | None:
@@ -161,7 +218,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
 async def unlock(request: web.Request) -> web.StreamResponse:
     """Check the password again and grant access to one case for a few minutes."""
     case_id = _case_id(request)
-    form = await request.post()
+    form = await read_form(request)
     reason = _field(form, "reason")
     password = form.get("password", "")
     session = current_session(request)
@@ -190,13 +247,18 @@ async def _change(request: web.Request, apply: Any) -> web.StreamResponse:
     if _grant(request, case_id) is None:
         raise web.HTTPSeeOther(f"/hr/cases/{case_id}")
 
-    form = await request.post()
+    form = await read_form(request)
     try:
         await apply(_store(request), _actor(request), case_id, form)
     except CaseNotFoundError as exc:
         raise web.HTTPNotFound(text=str(exc)) from exc
-    except (CaseStateError, ValueError) as exc:
+    except CaseStateError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc
+    except ValueError as exc:
+        # The form helpers above turn known bad values into catalogue texts. Any other
+        # ValueError text is Python's own, so it is logged and a generic text is shown.
+        log.warning("hr_change_rejected", path=request.path, case_id=case_id, error=str(exc))
+        raise web.HTTPBadRequest(text=both("hr.bad_input")) from exc
 
     raise web.HTTPSeeOther(f"/hr/cases/{case_id}")
 
@@ -216,7 +278,7 @@ async def post_note(request: web.Request) -> web.StreamResponse:
 async def post_status(request: web.Request) -> web.StreamResponse:
     """Move the case to in_progress or resolved."""
     async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
-        await actions.change_status(store, actor, case_id, CaseStatus(_field(form, "status")),
+        await actions.change_status(store, actor, case_id, _status(form),
                                     reason=_field(form, "reason", required=False))
 
     return await _change(request, apply)
@@ -229,11 +291,11 @@ async def post_referral(request: web.Request) -> web.StreamResponse:
     config = context(request).config
 
     async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
-        state = ReferralState(_field(form, "state"))
-        referral = _field(form, "referral_id", required=False)
+        state = _referral_state(form)
+        referral_id = _referral_id(form)
         note = _field(form, "note", required=False)
-        if referral.isdigit():
-            await actions.update_referral(store, actor, case_id, int(referral), state,
+        if referral_id is not None:
+            await actions.update_referral(store, actor, case_id, referral_id, state,
                                           note=note)
         else:
             await actions.offer_referral(store, config, actor, case_id,
@@ -250,8 +312,7 @@ async def post_leave(request: web.Request) -> web.StreamResponse:
 
     async def apply(store: Store, actor: Actor, case_id: int, form: Any) -> None:
         await actions.add_leave(store, config, actor, case_id,
-                                start=date.fromisoformat(_field(form, "start")),
-                                end=date.fromisoformat(_field(form, "end")),
+                                start=_date(form, "start"), end=_date(form, "end"),
                                 note=_field(form, "note", required=False))
 
     return await _change(request, apply)
@@ -284,11 +345,14 @@ async def knowledge(request: web.Request) -> web.StreamResponse:
 async def attendance_csv(request: web.Request) -> web.StreamResponse:
     """Download the monthly attendance CSV (UTF-8 with BOM, Chinese headers)."""
     config = context(request).config
-    month = request.query.get("month", "")
+    # Stripped here because the month also goes into the Content-Disposition header,
+    # where a newline would make aiohttp fail the response.
+    month = request.query.get("month", "").strip()
     try:
         rows = await attendance.attendance_rows(_store(request), month,
                                                 config.numbers.time_zone)
     except CaseStateError as exc:
+        log.warning("hr_attendance_rejected", month=month, error=str(exc))
         raise web.HTTPBadRequest(text=str(exc)) from exc
     await actions.audit(_store(request), _actor(request), "report.attendance", detail=month)
 

@@ -10,11 +10,14 @@ from aiohttp import web
 from callscreen.i18n import t
 from callscreen.reception.accounts import login
 from callscreen.web.auth import (
+    CONSOLE_PATH,
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     context,
     cookie_options,
     end_session,
+    read_form,
+    safe_redirect,
     start_session,
 )
 from callscreen.web.console import RECEPTION_ROLES, default_locale
@@ -31,9 +34,7 @@ routes = web.RouteTableDef()
 
 def _safe_next(target: str, role: str) -> str:
     """Return a local path to go to after login; never another site."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/console" if role in RECEPTION_ROLES else "/"
+    return safe_redirect(target, CONSOLE_PATH if role in RECEPTION_ROLES else "/")
 
 
 def _login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
@@ -60,7 +61,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check the credentials; start a session or show the form again with the reason."""
     ctx = context(request)
-    form = await request.post()
+    form = await read_form(request)
     username = form.get("username", "")
     password = form.get("password", "")
     if not isinstance(username, str) or not isinstance(password, str) \
