@@ -51,6 +51,21 @@ class _AmiCollector(Collector):
         yield received
 
 
+class _EventCounter(Collector):
+    """Counts AMI events with a plain integer, read when Prometheus scrapes.
+
+    `Counter.inc` takes a lock on every call; at thousands of AMI events a second that
+    lock was a visible share of the ingestion time.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("callscreen_events_processed",
+                                  "AMI events fed to the call tracker.", value=self.count)
+
+
 class Metrics:
     """The metric families of one daemon, in a registry of their own."""
 
@@ -62,9 +77,8 @@ class Metrics:
         self.decision_seconds = Histogram(
             "callscreen_decision_seconds", "Time to decide one FastAGI call, in seconds.",
             buckets=DECISION_BUCKETS, registry=self.registry)
-        self.events_processed = Counter(
-            "callscreen_events_processed", "AMI events fed to the call tracker.",
-            registry=self.registry)
+        self._events = _EventCounter()
+        self.registry.register(self._events)
         self.outbox_backlog = Gauge(
             "callscreen_outbox_backlog", "Notifications waiting in the outbox.",
             registry=self.registry)
@@ -92,7 +106,7 @@ class Metrics:
 
     def count_event(self) -> None:
         """Count one AMI event handed to the call tracker."""
-        self.events_processed.inc()
+        self._events.count += 1
 
     def count_case_opened(self, risk: str) -> None:
         """Count one HR case opened at `risk` ("low", "medium" or "high")."""

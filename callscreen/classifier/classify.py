@@ -22,7 +22,8 @@ COLLECTOR_CATEGORIES = frozenset({Category.COLLECTOR, Category.REPEAT_COLLECTOR}
 
 def classify(facts: NumberFacts, history: History, rules: RulesConfig) -> Decision:
     """Classify one call. Pure: no I/O, the same inputs always give the same Decision."""
-    allow = [m for m in history.list_matches if m.list_name == "allow"]
+    matches = history.list_matches
+    allow = [m for m in matches if m.list_name == "allow"] if matches else []
     if allow:
         match = allow[0]
         listed = reason("allow_list", 0, pattern=match.pattern, note=match.note)
@@ -30,18 +31,21 @@ def classify(facts: NumberFacts, history: History, rules: RulesConfig) -> Decisi
 
     reasons: list[Reason] = []
     categories: set[Category] = set()
-    block = [m for m in history.list_matches if m.list_name == "block"]
+    block = [m for m in matches if m.list_name == "block"] if matches else []
     if block:
         reasons.append(reason("block_list", 100, pattern=block[0].pattern, note=block[0].note))
         categories.add(Category.COLLECTOR)
 
     for rule in RULES:
-        for found, category in rule(facts, history, rules):
-            reasons.append(found)
-            # A collector category needs a positive score behind it; descriptive ones
-            # (anonymous, employment check) hold whatever their weight.
-            if category is not None and (found.score > 0 or category not in COLLECTOR_CATEGORIES):
-                categories.add(category)
+        result = rule(facts, history, rules)
+        if result is None:
+            continue
+        found, category = result
+        reasons.append(found)
+        # A collector category needs a positive score behind it; descriptive ones
+        # (anonymous, employment check) hold whatever their weight.
+        if category is not None and (found.score > 0 or category not in COLLECTOR_CATEGORIES):
+            categories.add(category)
 
     score = max(0, min(100, sum(r.score for r in reasons)))
     verdict = _verdict(score, rules, listed_block=bool(block))

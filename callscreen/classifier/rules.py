@@ -6,15 +6,18 @@ history and get the same answer the call got at ring time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import lru_cache
 
 from callscreen.classifier.model import Category, History, Reason
 from callscreen.config.model import RulesConfig
 from callscreen.i18n import t
 from callscreen.numbers.model import NumberFacts, NumberKind
 
-# A rule yields (reason, category hint); the hint is None when the rule does not say why.
-RuleResult = Iterator[tuple[Reason, Category | None]]
+# A rule returns (reason, category hint), or None when it does not apply; the hint is None
+# when the rule does not say why. Plain returns, not generators: classify() runs every rule
+# for every call, and `callscreen replay` runs it a million times.
+RuleResult = tuple[Reason, Category | None] | None
 Rule = Callable[[NumberFacts, History, RulesConfig], RuleResult]
 
 # Reputation sums are clipped here so that a flood of tags cannot outweigh every other rule.
@@ -25,46 +28,56 @@ REPUTATION_FLOOR = 0.05
 
 def reason(rule: str, score: int, **params: object) -> Reason:
     """Build a Reason whose texts come from the catalogue entry `reason.<rule>`."""
+    return _reason(rule, score, tuple(params.items()))
+
+
+@lru_cache(maxsize=4096)
+def _reason(rule: str, score: int, params: tuple[tuple[str, object], ...]) -> Reason:
+    # Formatting two catalogue texts was a third of classify(); the same few reasons
+    # recur on every call, and Reason is immutable, so one instance serves them all.
     message_id = f"reason.{rule}"
-    return Reason(rule=rule, score=score, text_zh=t(message_id, "zh-CN", **params),
-                  text_en=t(message_id, "en", **params))
+    return Reason(rule=rule, score=score, text_zh=t(message_id, "zh-CN", **dict(params)),
+                  text_en=t(message_id, "en", **dict(params)))
 
 
 def anonymous_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Withheld or placeholder caller IDs."""
     if facts.kind is NumberKind.ANONYMOUS and rules.anonymous_score:
-        yield reason("anonymous", rules.anonymous_score), Category.ANONYMOUS
+        return reason("anonymous", rules.anonymous_score), Category.ANONYMOUS
+    return None
 
 
 def kind_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Number kinds often used for bulk calling (virtual operators, SMS gateways, ...)."""
     if facts.kind is NumberKind.ANONYMOUS:
-        return
+        return None
     score = rules.kind_scores.get(facts.kind.value, 0)
-    if score:
-        kind_name = t(f"kind.{facts.kind.value}", "zh-CN")
-        kind_name_en = t(f"kind.{facts.kind.value}", "en")
-        yield reason(f"kind.{facts.kind.value}", score, kind=kind_name,
-                     kind_en=kind_name_en), None
+    if not score:
+        return None
+    kind_name = t(f"kind.{facts.kind.value}", "zh-CN")
+    kind_name_en = t(f"kind.{facts.kind.value}", "en")
+    return reason(f"kind.{facts.kind.value}", score, kind=kind_name, kind_en=kind_name_en), None
 
 
 def region_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Configured provinces or cities; the longest matching name wins."""
     region = facts.region
     if not region or not rules.region_scores:
-        return
+        return None
     matches = [name for name in rules.region_scores if region.startswith(name)]
-    if matches:
-        name = max(matches, key=len)
-        yield reason("region", rules.region_scores[name], region=name), None
+    if not matches:
+        return None
+    name = max(matches, key=len)
+    return reason("region", rules.region_scores[name], region=name), None
 
 
 def repeat_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """The same number calling again and again within the window."""
     calls = history.calls_in_window + 1
     if facts.key and calls >= rules.repeat_count and rules.repeat_score:
-        yield reason("repeat_caller", rules.repeat_score, calls=calls,
-                     minutes=rules.repeat_window_minutes), Category.REPEAT_COLLECTOR
+        return reason("repeat_caller", rules.repeat_score, calls=calls,
+                      minutes=rules.repeat_window_minutes), Category.REPEAT_COLLECTOR
+    return None
 
 
 def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
@@ -72,10 +85,11 @@ def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesCon
     units = max(-MAX_REPUTATION_UNITS, min(history.number_reputation, MAX_REPUTATION_UNITS))
     if units >= REPUTATION_FLOOR:
         score = round(rules.number_collector_score * units)
-        yield reason("reputation_number", score, units=f"{units:.1f}"), Category.COLLECTOR
-    elif units <= -REPUTATION_FLOOR:
+        return reason("reputation_number", score, units=f"{units:.1f}"), Category.COLLECTOR
+    if units <= -REPUTATION_FLOOR:
         score = -round(rules.not_collector_score * -units)
-        yield reason("not_collector", score, units=f"{-units:.1f}"), None
+        return reason("not_collector", score, units=f"{-units:.1f}"), None
+    return None
 
 
 def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
@@ -83,14 +97,16 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
     units = min(history.block_reputation, MAX_REPUTATION_UNITS)
     if facts.block and units >= REPUTATION_FLOOR:
         score = round(rules.block_collector_score * units)
-        yield reason("reputation_block", score, units=f"{units:.1f}",
-                     block=_masked_block(facts.block)), Category.COLLECTOR
+        return reason("reputation_block", score, units=f"{units:.1f}",
+                      block=_masked_block(facts.block)), Category.COLLECTOR
+    return None
 
 
 def employment_check_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Numbers reception marked as employment or income verification."""
     if history.employment_checks >= 0.5:
-        yield reason("employment_check", rules.employment_check_score), Category.EMPLOYMENT_CHECK
+        return reason("employment_check", rules.employment_check_score), Category.EMPLOYMENT_CHECK
+    return None
 
 
 def _masked_block(block: str) -> str:

@@ -209,11 +209,12 @@ class AmiClient:
         self._lost = loop.create_future()
         framer = AmiFramer(max_message_bytes=self._max_message_bytes)
         # TODO: plain TCP only; AMI over TLS (manager.conf tlsenable) needs an ssl context.
+        # asyncio.timeout rather than wait_for: on Python 3.11, wait_for can swallow a
+        # cancellation that arrives as the connection fails, and the client never stops.
         try:
-            _transport, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _AmiProtocol(self, framer), self.host, self.port),
-                self._connect_timeout_s,
-            )
+            async with asyncio.timeout(self._connect_timeout_s):
+                _transport, protocol = await loop.create_connection(
+                    lambda: _AmiProtocol(self, framer), self.host, self.port)
         except (OSError, TimeoutError) as exc:
             raise AmiError(
                 f"无法连接 AMI / cannot connect to AMI at {self.host}:{self.port}: {exc}",
@@ -321,7 +322,8 @@ class AmiClient:
         protocol.transport.write(payload)
         log.debug("ami_action_sent", action=name, action_id=action_id)
         try:
-            return await asyncio.wait_for(future, wait_s or self._action_timeout_s)
+            async with asyncio.timeout(wait_s or self._action_timeout_s):
+                return await future
         except TimeoutError as exc:
             raise AmiTimeoutError(
                 f"AMI action {name} timed out on {self.host}:{self.port}",
@@ -339,7 +341,8 @@ class AmiClient:
     # Incoming messages.
 
     def _handle_message(self, msg: AmiMessage) -> None:
-        pending = self._pending.get(msg.action_id) if msg.action_id else None
+        # Most messages are events while no action waits; skip reading their ActionID.
+        pending = self._pending.get(msg.action_id) if self._pending else None
         if pending is not None and pending.accepts(msg):
             if pending.add(msg) and not pending.future.done():
                 pending.future.set_result(pending.messages)

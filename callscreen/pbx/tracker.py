@@ -29,6 +29,8 @@ DEFAULT_MAX_CALLS = 10_000
 
 # Variables the screening dialplan sets to the dialled number; "s" means "no DID".
 _DID_VARIABLES = frozenset({"screen_did", "__screen_did"})
+# The only VarSet variables the tracker reads. VarSet is about a third of all AMI events.
+_USED_VARIABLES = _DID_VARIABLES | {"agistatus"}
 _NO_DID = frozenset({"", "s"})
 
 
@@ -124,8 +126,13 @@ class CallTracker:
         `now` is the arrival time, used unless the event has a `Timestamp:` header.
         Events about unknown or finished channels are ignored.
         """
-        handler = self._handlers.get(msg.event.lower())
+        event = msg.event.lower()
+        handler = self._handlers.get(event)
         if handler is None:
+            return []
+        if event == "varset" and not msg.may_have_value("Variable", _USED_VARIABLES):
+            # Checked before the event time is read, so that most VarSets are never split
+            # into headers.
             return []
 
         return handler(msg, _event_time(msg, now))
@@ -138,6 +145,9 @@ class CallTracker:
         `ended_at=now` and no hangup cause. A call that never reached CallStarted gets
         one just before its CallEnded.
         """
+        # TODO: calls still up keep only what was seen before the drop. An answer or a
+        # transfer during the outage is lost (answered_by stays empty), although each
+        # CoreShowChannel event carries ChannelState, BridgeId and ConnectedLineNum.
         gone = [linkedid for linkedid in self._calls if linkedid not in active_linkedids]
 
         ended: list[TrackerEvent] = []
@@ -347,7 +357,9 @@ class CallTracker:
             return []
 
         call.started = True
-        log.info("call_started", linkedid=call.linkedid, uniqueid=call.record.uniqueid)
+        # DEBUG: the daemon logs each call at INFO once it is stored (call_recorded), and a
+        # JSON log line costs as much as tracking a hundred events.
+        log.debug("call_started", linkedid=call.linkedid, uniqueid=call.record.uniqueid)
 
         return [CallStarted(_snapshot(call.record))]
 
@@ -367,7 +379,7 @@ class CallTracker:
         record.bridged_seconds_by_party = {
             party: round(seconds) for party, seconds in call.party_seconds.items()
         }
-        log.info("call_ended", linkedid=call.linkedid, reason=reason, cause=record.hangup_cause)
+        log.debug("call_ended", linkedid=call.linkedid, reason=reason, cause=record.hangup_cause)
         events.append(CallEnded(record))
 
         return events

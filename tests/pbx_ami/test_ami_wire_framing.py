@@ -177,6 +177,35 @@ def test_message_known_treats_placeholders_as_missing() -> None:
     assert message.known("Exten") == ""
 
 
+def test_may_have_value_rules_out_other_variable() -> None:
+    framer = AmiFramer(expect_banner=False)
+    wire = b"Event: VarSet\r\nVariable: BRIDGEPEER\r\nValue: AGISTATUS\r\n\r\n"
+
+    message = framer.feed(wire)[0]
+
+    assert not message.may_have_value("Variable", frozenset({"agistatus"}))
+
+
+def test_may_have_value_finds_variable_in_any_case() -> None:
+    framer = AmiFramer(expect_banner=False)
+    wire = b"Event: VarSet\nUniqueid: 1.2\nvariable:AgiStatus\nValue: SUCCESS\n\n"
+
+    message = framer.feed(wire)[0]
+
+    assert message.may_have_value("Variable", frozenset({"agistatus"}))
+    assert message.get("Variable") == "AgiStatus"
+
+
+def test_message_reads_headers_after_crlf_and_lf_mix() -> None:
+    framer = AmiFramer(expect_banner=False)
+    wire = b"\r\nEvent: Hangup\r\nUniqueid: 1.5\nCause: 16\r\n\r\n"
+
+    message = framer.feed(wire)[0]
+
+    assert message.event == "Hangup"
+    assert message.headers == (("Event", "Hangup"), ("Uniqueid", "1.5"), ("Cause", "16"))
+
+
 def test_framer_keeps_empty_value_with_trailing_space() -> None:
     framer = AmiFramer(expect_banner=False)
 
@@ -205,7 +234,6 @@ def test_framer_bounds_memory_without_blank_line() -> None:
         framer.feed(no_newline)
 
     assert len(framer._buffer) <= 4096
-    assert sum(len(line) for line in framer._lines) <= 4096
 
 
 def test_framer_recovers_after_endless_line_ends() -> None:
