@@ -42,7 +42,9 @@ log = structlog.get_logger(__name__)
 # How often tags and list entries written by other processes (CLI, a second console) are read.
 REFRESH_INTERVAL_S = 5.0
 # Uniqueid -> call_id of recent AGI decisions, so AMI events find the call they belong to.
-MAX_REMEMBERED_DECISIONS = 20_000
+# A decision normally meets its AMI record within the call's length; the bound keeps memory
+# flat when AMI is down. A call forgotten here still gets its row joined by Uniqueid.
+MAX_REMEMBERED_DECISIONS = 5_000
 
 
 @dataclass(frozen=True, slots=True)

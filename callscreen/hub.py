@@ -21,6 +21,9 @@ UNENDED_VISIBLE_FOR = timedelta(hours=4)
 # Old calls are looked for at most this often, so a publish costs the same however many
 # calls the console shows.
 FORGET_INTERVAL = timedelta(seconds=5)
+# The console shows at most this many calls; a flood beyond it drops the oldest, so memory
+# stays bounded whatever the call rate.
+MAX_CALLS_SHOWN = 500
 SUBSCRIBER_QUEUE_SIZE = 256
 
 
@@ -60,6 +63,8 @@ class CallHub:
         """Record `update` and hand it to every subscriber without waiting."""
         self._calls[update.call_id] = update
         self._forget_old(update.at)
+        while len(self._calls) > MAX_CALLS_SHOWN:
+            del self._calls[next(iter(self._calls))]
 
         for queue in self._subscribers:
             if queue.full():
