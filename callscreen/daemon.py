@@ -32,13 +32,15 @@ from callscreen.pbx.fastagi import FastAgiServer
 from callscreen.pbx.model import AgiRequest, CallerName, CallRecord
 from callscreen.pbx.tracker import CallEnded, CallStarted, CallTracker, TrackerEvent
 from callscreen.recent import RecentHistory
-from callscreen.screening import Screened, Screener
-from callscreen.store import Store
+from callscreen.screening import Screener
+from callscreen.store import DecisionRow, Store
 from callscreen.store.calls import ami_call_id
 from callscreen.tasks import TaskSet
 
 log = structlog.get_logger(__name__)
 
+# Ring-time rows written in one transaction at most.
+MAX_ROWS_PER_WRITE = 200
 # How often tags and list entries written by other processes (CLI, a second console) are read.
 REFRESH_INTERVAL_S = 5.0
 # Uniqueid -> call_id of recent AGI decisions, so AMI events find the call they belong to.
@@ -53,7 +55,7 @@ class KnownDecision:
 
     call_id: str
     decision: Decision
-    write: asyncio.Task[None] | None  # the ring-time row's write, None in observe mode
+    write: asyncio.Future[None] | None  # the ring-time row's write, None in observe mode
 
 
 def new_call_id(now: datetime) -> str:
@@ -85,6 +87,8 @@ class Daemon:
         self._extensions: list[Extension] = []
         # Tasks that run until cancelled (AMI, retention purge), stopped first on close.
         self._services: list[asyncio.Task[None]] = []
+        self._rows: list[tuple[DecisionRow, asyncio.Future[None]]] = []
+        self._row_writer: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self.metrics.bind_ami(lambda: self.ami.health if self.ami is not None else None)
         self.last_reload: ReloadResult | None = None
@@ -195,9 +199,10 @@ class Daemon:
 
         self._announce(call_id, now, request.calleridname, request.did, screened.decision,
                        screened.facts)
-        write = self.background.start(self._store_decision(call_id, request, now, screened),
-                                      name="store_decision", call_id=call_id)
-        self._remember(request.uniqueid, call_id, screened.decision, write)
+        write = self._queue_row(DecisionRow(
+            call_id, request.uniqueid, now, request.callerid, request.calleridname,
+            request.did, decision, "agi", screened.elapsed_ms))
+        self._remember(request.uniqueid, call_id, decision, write)
         log.info("call_screened", call_id=call_id, uniqueid=request.uniqueid,
                  caller=screened.facts.masked, verdict=str(screened.decision.verdict),
                  score=screened.decision.score, ms=round(screened.elapsed_ms, 2))
@@ -210,32 +215,43 @@ class Daemon:
         decision = fallback_decision()
 
         if request is not None:
-            write = self.background.start(
-                self._store_fallback(call_id, request, now, decision),
-                name="store_fallback", call_id=call_id)
+            write = self._queue_row(DecisionRow(
+                call_id, request.uniqueid, now, request.callerid, request.calleridname,
+                request.did, decision, "agi", float(self.config.asterisk.decision_deadline_ms)))
             self._remember(request.uniqueid, call_id, decision, write)
         log.warning("call_allowed_by_fallback", call_id=call_id,
                     uniqueid=request.uniqueid if request else "", error=repr(exc))
         return channel_variables(call_id, decision)
 
-    async def _store_decision(self, call_id: str, request: AgiRequest, now: datetime,
-                              screened: Screened) -> None:
-        assert self.store is not None
-        await self.store.record_decision(
-            call_id, uniqueid=request.uniqueid, started_at=now, caller_raw=request.callerid,
-            caller_name=request.calleridname, did=request.did, decision=screened.decision,
-            source="agi", decision_ms=screened.elapsed_ms)
+    def _queue_row(self, row: DecisionRow) -> asyncio.Future[None]:
+        """Queue a ring-time row; return a future that is done once the row is written.
 
-    async def _store_fallback(self, call_id: str, request: AgiRequest, now: datetime,
-                              decision: Decision) -> None:
+        Rows decided while a write is running go into the next transaction together, so
+        under load the disk sees one commit per batch instead of one per call.
+        """
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rows.append((row, written))
+        if self._row_writer is None or self._row_writer.done():
+            self._row_writer = self.background.start(self._write_rows(), name="store_decisions")
+        return written
+
+    async def _write_rows(self) -> None:
         assert self.store is not None
-        await self.store.record_decision(
-            call_id, uniqueid=request.uniqueid, started_at=now, caller_raw=request.callerid,
-            caller_name=request.calleridname, did=request.did, decision=decision,
-            source="agi", decision_ms=float(self.config.asterisk.decision_deadline_ms))
+        while self._rows:
+            # Let the calls being decided right now join this batch.
+            await asyncio.sleep(0)
+            batch, self._rows = self._rows[:MAX_ROWS_PER_WRITE], self._rows[MAX_ROWS_PER_WRITE:]
+            try:
+                await self.store.record_decisions([row for row, _written in batch])
+            finally:
+                # Waiters only need to know the attempt is over; a failure is logged by the
+                # task set, and the AMI record then makes the row itself.
+                for _row, written in batch:
+                    if not written.done():
+                        written.set_result(None)
 
     def _remember(self, uniqueid: str, call_id: str, decision: Decision,
-                  write: asyncio.Task[None]) -> None:
+                  write: asyncio.Future[None]) -> None:
         self._decisions[uniqueid] = KnownDecision(call_id, decision, write)
         while len(self._decisions) > MAX_REMEMBERED_DECISIONS:
             self._decisions.popitem(last=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,13 +10,14 @@ from callscreen.classifier.model import Decision, History, ListMatch
 from callscreen.numbers.model import NumberFacts
 from callscreen.pbx.model import CallerName, CallRecord
 from callscreen.store import calls, lists, tags
-from callscreen.store.calls import StoredCall
+from callscreen.store.calls import DecisionRow, StoredCall
 from callscreen.store.db import Database, from_db_time, to_db_time
 from callscreen.store.lists import InvalidListEntryError, ListEntry, match_lists
 from callscreen.store.retry import retry_write
 from callscreen.store.tags import TagKind
 
 __all__ = [
+    "DecisionRow",
     "InvalidListEntryError",
     "ListEntry",
     "ListMatch",
@@ -61,6 +62,10 @@ class Store:
             caller_name=caller_name, did=did, decision=decision, source=source,
             decision_ms=decision_ms, decided_at=decided_at,
         ))
+
+    async def record_decisions(self, rows: Sequence[DecisionRow]) -> None:
+        """Insert several ring-time rows in one transaction, retried like `record_decision`."""
+        await retry_write("record_decision", lambda: calls.insert_decisions(self.db, rows))
 
     async def record_call(self, record: CallRecord, *, uniqueids: Iterable[str] = (),
                           fallback_decision: Decision | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +122,22 @@ class StoredCall:
     bridged_seconds_by_party: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """The ring-time row of one call, as `insert_decisions` writes it."""
+
+    call_id: str
+    uniqueid: str
+    started_at: datetime
+    caller_raw: str
+    caller_name: CallerName
+    did: str
+    decision: Decision
+    source: str
+    decision_ms: float
+    decided_at: datetime | None = None
+
+
 async def insert_decision(db: Database, call_id: str, *, uniqueid: str, started_at: datetime,
                           caller_raw: str, caller_name: CallerName, did: str,
                           decision: Decision, source: str, decision_ms: float,
@@ -130,26 +146,40 @@ async def insert_decision(db: Database, call_id: str, *, uniqueid: str, started_
 
     Raises ValueError for an unknown `source` or a naive datetime.
     """
-    if source not in DECISION_SOURCES:
-        raise ValueError(f"decision source must be 'agi' or 'ami', not {source!r}")
+    await insert_decisions(db, [DecisionRow(call_id, uniqueid, started_at, caller_raw,
+                                            caller_name, did, decision, source, decision_ms,
+                                            decided_at)])
 
-    params = {
-        "call_id": call_id,
-        "uniqueid": uniqueid,
-        "started_at": to_db_time(started_at),
-        "did": did,
-        "caller_raw": caller_raw,
-        "decision_ms": decision_ms,
-        **_name_params(caller_name),
-        **_decision_params(decision, source, decided_at or datetime.now(UTC)),
-    }
+
+async def insert_decisions(db: Database, rows: Sequence[DecisionRow]) -> None:
+    """Insert several ring-time rows in one transaction (the daemon batches them under load).
+
+    Raises ValueError for an unknown `source` or a naive datetime, before writing anything.
+    """
+    params = [_decision_row_params(row) for row in rows]
+
     # TODO: merge by uniqueid here. When the AMI record of a very short call is written
     # before this row, it creates an "ami-<linkedid>" row and the call gets two rows.
     async with db.write("record_decision") as connection:
-        await connection.execute(INSERT_DECISION_SQL, params)
+        await connection.executemany(INSERT_DECISION_SQL, params)
 
-    log.debug("call_decision_stored", call_id=call_id, uniqueid=uniqueid,
-              verdict=str(decision.verdict))
+    log.debug("call_decisions_stored", rows=len(rows))
+
+
+def _decision_row_params(row: DecisionRow) -> dict[str, Any]:
+    if row.source not in DECISION_SOURCES:
+        raise ValueError(f"decision source must be 'agi' or 'ami', not {row.source!r}")
+
+    return {
+        "call_id": row.call_id,
+        "uniqueid": row.uniqueid,
+        "started_at": to_db_time(row.started_at),
+        "did": row.did,
+        "caller_raw": row.caller_raw,
+        "decision_ms": row.decision_ms,
+        **_name_params(row.caller_name),
+        **_decision_params(row.decision, row.source, row.decided_at or datetime.now(UTC)),
+    }
 
 
 def ami_call_id(record: CallRecord) -> str:
