@@ -211,7 +211,7 @@ class Database:
                 raise self._error(action, exc) from exc
             finally:
                 if not committed and self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
+                    await self._rollback()
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any],
                         *, action: str) -> list[sqlite3.Row]:
@@ -228,6 +228,15 @@ class Database:
         rows = await self.fetch_all(sql, params, action=action)
 
         return rows[0] if rows else None
+
+    async def _rollback(self) -> None:
+        try:
+            await self._writer.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            # A COMMIT cancelled while aiosqlite's thread ran it still finishes there, and
+            # then no transaction is left to roll back.
+            if self._writer.in_transaction:
+                raise
 
     async def _run_control(self, statement: str, action: str) -> None:
         try:
