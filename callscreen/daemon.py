@@ -1,8 +1,8 @@
 """The callscreen daemon: FastAGI decisions, AMI call tracking, store, console, HR hooks.
 
-Everything runs in one event loop. The ring-time path (`screen`) awaits only the history
-lookup; writes, pushes to the console and HR evaluation happen in tracked background tasks
-so that a slow disk or a slow receiver never delays a call.
+Everything runs in one event loop. The ring-time path (`screen`) reads history from memory
+and awaits nothing else. Writes, console pushes and HR evaluation run in tracked background
+tasks, so a slow disk or a slow receiver does not delay a call.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class Daemon:
         return channel_variables(call_id, screened.decision)
 
     def fallback(self, request: AgiRequest | None, exc: BaseException | None) -> Mapping[str, str]:
-        """Answer "allow" when the decision failed or missed its deadline."""
+        """Return the "allow" variables for a decision that failed or missed its deadline."""
         now = datetime.now(UTC)
         call_id = new_call_id(now)
         decision = fallback_decision()
@@ -227,7 +227,7 @@ class Daemon:
         """Queue a ring-time row; return a future that is done once the row is written.
 
         Rows decided while a write is running go into the next transaction together, so
-        under load the disk sees one commit per batch instead of one per call.
+        under load there is one commit per batch instead of one per call.
         """
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rows.append((row, written))
@@ -244,8 +244,8 @@ class Daemon:
             try:
                 await self.store.record_decisions([row for row, _written in batch])
             finally:
-                # Waiters only need to know the attempt is over; a failure is logged by the
-                # task set, and the AMI record then makes the row itself.
+                # Waiters only need to know that the attempt is over. A failure is logged by
+                # the task set, and the AMI record then creates the row itself.
                 for _row, written in batch:
                     if not written.done():
                         written.set_result(None)
@@ -322,8 +322,8 @@ class Daemon:
             self.recent.add_call(screened.facts.key, record.started_at)
         else:
             decision = known.decision
-            # A very short call can end before its ring-time row is written; wait for that
-            # write so the AMI record joins the row instead of making a second one.
+            # A very short call can end before its ring-time row is written. Waiting for
+            # that write lets the AMI record join the row instead of creating a second one.
             if known.write is not None:
                 await asyncio.wait([known.write])
 

@@ -9,7 +9,7 @@ from callscreen.numbers.model import NumberFacts
 
 
 class Verdict(enum.StrEnum):
-    """What the dialplan does with the call."""
+    """The action the dialplan takes with the call."""
 
     ALLOW = "allow"
     FLAG = "flag"
@@ -17,7 +17,7 @@ class Verdict(enum.StrEnum):
 
 
 class Category(enum.StrEnum):
-    """Why the call is interesting; selects the reply script."""
+    """The kind of call, which selects the reply script."""
 
     NORMAL = "normal"
     COLLECTOR = "collector"
@@ -55,7 +55,7 @@ class ListMatch:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What the store knows about the caller, fetched by indexed lookups before classifying."""
+    """The caller's stored history, fetched before classifying (from memory in the daemon)."""
 
     calls_in_window: int = 0  # earlier calls from the same number within the repeat window
     number_reputation: float = 0.0  # decayed sum of reception tags on the number (+ collector)
@@ -66,7 +66,7 @@ class History:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The classifier's answer for one call."""
+    """The classifier's verdict for one call, with its score and reasons."""
 
     verdict: Verdict
     category: Category

@@ -33,22 +33,22 @@ def reason(rule: str, score: int, **params: object) -> Reason:
 
 @lru_cache(maxsize=4096)
 def _reason(rule: str, score: int, params: tuple[tuple[str, object], ...]) -> Reason:
-    # Formatting two catalogue texts was a third of classify(); the same few reasons
-    # recur on every call, and Reason is immutable, so one instance serves them all.
+    # Formatting two catalogue texts was a third of classify(). The same few reasons recur
+    # on every call and Reason is immutable, so one cached instance serves them all.
     message_id = f"reason.{rule}"
     return Reason(rule=rule, score=score, text_zh=t(message_id, "zh-CN", **dict(params)),
                   text_en=t(message_id, "en", **dict(params)))
 
 
 def anonymous_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Withheld or placeholder caller IDs."""
+    """Score withheld or placeholder caller IDs."""
     if facts.kind is NumberKind.ANONYMOUS and rules.anonymous_score:
         return reason("anonymous", rules.anonymous_score), Category.ANONYMOUS
     return None
 
 
 def kind_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Number kinds often used for bulk calling (virtual operators, SMS gateways, ...)."""
+    """Score number kinds often used for bulk calling (virtual operators, SMS gateways)."""
     if facts.kind is NumberKind.ANONYMOUS:
         return None
     score = rules.kind_scores.get(facts.kind.value, 0)
@@ -60,7 +60,7 @@ def kind_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleR
 
 
 def region_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Configured provinces or cities; the longest matching name wins."""
+    """Score configured provinces or cities; the longest matching name wins."""
     region = facts.region
     if not region or not rules.region_scores:
         return None
@@ -72,7 +72,7 @@ def region_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> Rul
 
 
 def repeat_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """The same number calling again and again within the window."""
+    """Score a number that calls repeatedly within the repeat window."""
     calls = history.calls_in_window + 1
     if facts.key and calls >= rules.repeat_count and rules.repeat_score:
         return reason("repeat_caller", rules.repeat_score, calls=calls,
@@ -81,7 +81,7 @@ def repeat_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> Rul
 
 
 def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Reception's earlier feedback on this exact number, decayed over time."""
+    """Score reception's earlier feedback on this exact number, decayed over time."""
     units = max(-MAX_REPUTATION_UNITS, min(history.number_reputation, MAX_REPUTATION_UNITS))
     if units >= REPUTATION_FLOOR:
         score = round(rules.number_collector_score * units)
@@ -93,7 +93,7 @@ def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesCon
 
 
 def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Collector tags on other numbers of the same block: collectors rotate through blocks."""
+    """Score collector tags on other numbers of the block, since collectors rotate within one."""
     units = min(history.block_reputation, MAX_REPUTATION_UNITS)
     if facts.block and units >= REPUTATION_FLOOR:
         score = round(rules.block_collector_score * units)
@@ -103,7 +103,7 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
 
 
 def employment_check_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
-    """Numbers reception marked as employment or income verification."""
+    """Mark numbers reception tagged as employment or income verification."""
     if history.employment_checks >= 0.5:
         return reason("employment_check", rules.employment_check_score), Category.EMPLOYMENT_CHECK
     return None

@@ -1,6 +1,6 @@
 """The validated configuration, as typed dataclasses.
 
-Each field's metadata holds its constraint (`choices`, `min`, `max`, `pattern`) and the
+Each field's metadata contains its constraint (`choices`, `min`, `max`, `pattern`) and the
 message id of its help text; `load.py` checks a TOML file against these definitions and
 `config.example.toml` documents every key.
 """
@@ -39,7 +39,7 @@ class AsteriskConfig:
 
 @dataclass(frozen=True)
 class NumbersConfig:
-    """How caller IDs are read."""
+    """Settings for reading caller IDs."""
 
     default_region: str = _opt("CN", pattern=r"[A-Z]{2}", region=True)
     area_code: str = _opt("", pattern=r"(0?[1-9][0-9]{1,3})?")
@@ -76,7 +76,7 @@ class RulesConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Where the sqlite store lives."""
+    """The sqlite store's location."""
 
     path: str = _opt("callscreen.sqlite3", min_len=1)
 
@@ -105,7 +105,7 @@ class WebConfig:
 
 @dataclass(frozen=True)
 class ReceptionConfig:
-    """What reply scripts need to know about the company."""
+    """Company details used in reply scripts."""
 
     company_name: str = _opt("本公司", min_len=1, max_len=100)
     receptionist_name: str = _opt("前台", max_len=50)
