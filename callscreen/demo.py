@@ -19,8 +19,9 @@ from typing import TextIO
 from callscreen.commands.text import display_width
 from callscreen.config import Config
 from callscreen.daemon import Daemon
+from callscreen.errors import CallscreenError
 from callscreen.hub import CallUpdate
-from callscreen.i18n import t
+from callscreen.i18n import both, t
 from callscreen.logs import configure_logging
 from callscreen.pbx.fake import FakeAsterisk, FakeCall
 from callscreen.reception.accounts import ensure_demo_users
@@ -37,6 +38,10 @@ DIRECTORY = (
     ("陈静", "E1002", "前台", "100", ""),
 )
 COLLECTOR_BLOCK = "1705566"  # a virtual-operator block: +86 170 5566 xxxx
+
+
+class DemoError(CallscreenError, ValueError):
+    """The demo cannot start with the options given."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,18 @@ def morning() -> list[Scene]:
     ]
 
 
-def demo_config(folder: Path, web_port: int) -> Config:
-    """Return the demo's config: a store in `folder`, FastAGI on any free loopback port."""
+def demo_config(folder: Path, web_port: int, store_path: Path | None = None) -> Config:
+    """Return the demo's config: FastAGI on any free loopback port, the store in `folder`.
+
+    `store_path`, when given, replaces the store file in `folder`.
+    """
     config = Config()
     return replace(
         config,
         asterisk=replace(config.asterisk, agi_port=0, ami_enabled=False,
                          ami_secret=secrets.token_urlsafe(12)),
         numbers=replace(config.numbers, area_code="021"),
-        store=replace(config.store, path=str(folder / "demo.sqlite3")),
+        store=replace(config.store, path=str(store_path or folder / "demo.sqlite3")),
         web=replace(config.web, port=web_port),
         reception=replace(config.reception, company_name="示例科技有限公司"),
         hr=replace(config.hr, reception_extensions=["100"]),
@@ -91,12 +99,20 @@ def demo_config(folder: Path, web_port: int) -> Config:
 
 
 async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
-                   web_port: int = 8080, out: TextIO | None = None) -> int:
-    """Run the demo; return the exit code. With `once`, exit after the summary."""
+                   web_port: int = 8080, keep_store: Path | None = None,
+                   out: TextIO | None = None) -> int:
+    """Run the demo; return the exit code. With `once`, exit after the summary.
+
+    With `keep_store`, the demo's store is written to that new file and kept afterwards,
+    so `callscreen replay` and `callscreen explain` can be tried on its calls.
+    """
     out = out or sys.stdout
     configure_logging("warning", "console")
+    if keep_store is not None and keep_store.exists():
+        raise DemoError(both("demo.store_exists", path=keep_store))
+
     folder = Path(tempfile.mkdtemp(prefix="callscreen-demo-"))
-    config = demo_config(folder, web_port)
+    config = demo_config(folder, web_port, keep_store)
     daemon = await _start_daemon(config, out, locale)
 
     try:
@@ -111,6 +127,8 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
             await _wait_for_ami(daemon)
             await _play(daemon, fake, morning(), locale, speed, out)
             await _print_summary(daemon, locale, out)
+            if keep_store is not None:
+                print(t("demo.store_kept", locale, path=keep_store), file=out, flush=True)
             if not once:
                 print(t("demo.keep_running", locale), file=out, flush=True)
                 await asyncio.Event().wait()

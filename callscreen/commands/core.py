@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from callscreen.admin.reload import remove_pid_file, write_pid_file
@@ -41,6 +42,10 @@ def register(subparsers: Any) -> None:
                       help="播放速度倍数 / playback speed factor (default 1.0)")
     demo.add_argument("--web-port", type=int, default=8080,
                       help="控制台端口，0 为任意空闲端口 / console port, 0 for any free port")
+    demo.add_argument("--keep-store", metavar="FILE", type=Path,
+                      help="把演示的通话记录写入这个新文件并保留，供 replay/explain 试用 / "
+                           "write the demo's call records to this new file and keep it, "
+                           "for trying replay and explain")
     demo.set_defaults(handler=demo_command)
 
     classify = subparsers.add_parser("classify", help="判定一个号码 / classify one number")
@@ -174,4 +179,4 @@ def demo_command(args: argparse.Namespace) -> int:
     from callscreen.demo import run_demo
 
     return asyncio.run(run_demo(once=args.once, locale=args.lang, speed=args.speed,
-                                web_port=args.web_port))
+                                web_port=args.web_port, keep_store=args.keep_store))
