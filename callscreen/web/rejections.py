@@ -9,8 +9,9 @@ runs, so `access_logger_class` logs those from the server's access log hook inst
 A line holds the status, method, path (never the query string, which carries phone
 tokens), reason, remote address and username. It never holds a cookie, a token or the
 body. Each remote address and status may log `PER_KEY_LIMIT` lines per window and all of
-them together `TOTAL_LIMIT`; the rest are counted and reported in one
-`web_request_rejections_suppressed` line once the window is over.
+them together `TOTAL_LIMIT`. The rest are counted and reported in one
+`web_request_rejections_suppressed` line, written with the first rejection after the
+window or when the app shuts down.
 """
 
 from __future__ import annotations
