@@ -28,9 +28,17 @@ from callscreen.metrics import Metrics
 from callscreen.numbers.model import NumberFacts
 from callscreen.pbx.ami import AmiClient
 from callscreen.pbx.ami_wire import AmiMessage
+from callscreen.pbx.channel_list import ChannelList
 from callscreen.pbx.fastagi import FastAgiServer
 from callscreen.pbx.model import AgiRequest, CallerName, CallRecord
-from callscreen.pbx.tracker import CallEnded, CallStarted, CallTracker, TrackerEvent
+from callscreen.pbx.tracker import (
+    CallAnswered,
+    CallEnded,
+    CallStarted,
+    CallTracker,
+    CallTransferred,
+    TrackerEvent,
+)
 from callscreen.recent import RecentHistory
 from callscreen.screening import Screener
 from callscreen.store import DecisionRow, Store
@@ -265,29 +273,46 @@ class Daemon:
         self._apply(self.tracker.feed(message, now), now)
 
     async def reconcile(self) -> None:
-        """After (re)connecting, end the calls that vanished while AMI was down."""
+        """After (re)connecting, end the calls that vanished while AMI was down and catch
+        up on answers and transfers of the calls still up."""
         assert self.ami is not None
         followed_before = self.tracker.linkedids()
         listed = await self.ami.send_action_list({"Action": "CoreShowChannels"})
-        active = {linkedid for item in listed
-                  if item.event == "CoreShowChannel" and (linkedid := item.known("Linkedid"))}
+        channels = ChannelList.from_messages(listed)
+        active = channels.linkedids()
         # Events keep arriving while the list is read: calls that started meanwhile are
         # live even though the list, taken earlier, could not name them.
         active |= self.tracker.linkedids() - followed_before
 
         now = datetime.now(UTC)
-        effects = self.tracker.reconcile(active, now)
+        effects = self.tracker.reconcile(active, now, channels)
         if effects:
-            log.info("ami_calls_reconciled", ended=len(effects), active=len(active))
+            ended = sum(1 for effect in effects if isinstance(effect, CallEnded))
+            log.info("ami_calls_reconciled", ended=ended, caught_up=len(effects) - ended,
+                     active=len(active))
         self._apply(effects, now)
 
     def _apply(self, effects: Iterable[TrackerEvent], now: datetime) -> None:
         for effect in effects:
             if isinstance(effect, CallStarted):
                 self._on_call_started(effect.record, now)
+            elif isinstance(effect, CallAnswered | CallTransferred):
+                self._show_progress(effect.record, now)
             elif isinstance(effect, CallEnded):
                 self.background.start(self._on_call_ended(effect), name="call_ended",
                                       linkedid=effect.record.linkedid)
+
+    def _show_progress(self, record: CallRecord, now: datetime) -> None:
+        """Show an answer or a transfer on the console while the call is still up."""
+        known = self._observed.get(record.linkedid) or self._decisions.get(record.uniqueid)
+        if known is None:
+            return
+        shown = self.hub.get(known.call_id)
+        if shown is None or shown.state == "ended":
+            return
+
+        self.hub.update(known.call_id, state="answered", at=now,
+                        answered_by=record.answered_by, transferred_to=record.transferred_to)
 
     def _on_call_started(self, record: CallRecord, now: datetime) -> None:
         if self.config.asterisk.mode != "observe":
@@ -330,9 +355,11 @@ class Daemon:
         call_id = await self.store.record_call(record, uniqueids=uniqueids,
                                                fallback_decision=decision)
         self.hub.update(call_id, state="ended", at=record.ended_at or datetime.now(UTC),
-                        answered_by=record.answered_by)
+                        answered_by=record.answered_by, transferred_to=record.transferred_to)
         log.info("call_recorded", call_id=call_id, linkedid=record.linkedid,
-                 answered_by=record.answered_by, talk_seconds=record.talk_seconds,
+                 answered_by=record.answered_by, transferred_to=record.transferred_to,
+                 answered_at_observed=record.answered_at_observed,
+                 talk_seconds=record.talk_seconds,
                  hangup_cause=record.hangup_cause)
         for hook in self.call_recorded_hooks:
             await hook(call_id)

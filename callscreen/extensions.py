@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +21,7 @@ from callscreen.notify.outbox import Notifier
 from callscreen.reception.scripts import ScriptRenderer
 from callscreen.web.app import create_app
 from callscreen.web.context import WebContext
+from callscreen.web.rejections import LIMITER, access_logger_class
 
 if TYPE_CHECKING:
     from callscreen.daemon import Daemon
@@ -123,7 +125,10 @@ async def _start_web(daemon: Daemon) -> WebServer:
     add_health_routes(app, daemon)
     daemon.web_app = app
     daemon.reload_hooks.append(lambda new: _reload_web(context, daemon, new))
-    runner = web.AppRunner(app, access_log=None)
+    # No access log of every request. The hook only logs the 4xx responses to requests that
+    # aiohttp could not parse, which never reach the app's middlewares.
+    runner = web.AppRunner(app, access_log=logging.getLogger("callscreen.web.access"),
+                           access_log_class=access_logger_class(app[LIMITER]))
     await runner.setup()
     site = web.TCPSite(runner, config.web.host, config.web.port)
     try:

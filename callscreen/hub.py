@@ -48,6 +48,7 @@ class CallUpdate:
     tag: str
     reasons: tuple[Reason, ...] = ()
     answered_by: str = ""
+    transferred_to: str = ""
     extensions: tuple[str, ...] = field(default_factory=tuple)  # phones ringing for this call
 
 

@@ -64,6 +64,9 @@ class CallRecord:
     caller_name: CallerName = field(default_factory=lambda: CallerName(""))
     did: str = ""
     answered_at: datetime | None = None
+    # True when the answer happened while AMI was down: answered_at is then the time the
+    # reconnect noticed it, a late bound. Not stored in the call log.
+    answered_at_observed: bool = False
     ended_at: datetime | None = None
     answered_by: str = ""  # extension or channel that answered
     transferred_to: str = ""

@@ -1,8 +1,8 @@
 """Follow inbound calls through AMI events and produce one CallRecord per call.
 
 A pure state machine: `CallTracker.feed` takes one AmiMessage and the time it arrived
-and returns what happened (`CallStarted`, `CallEnded`). It does no I/O, so a capture
-can be replayed into it and the records compared.
+and returns what happened (`CallStarted`, `CallAnswered`, `CallTransferred`, `CallEnded`).
+It does no I/O, so a capture can be replayed into it and the records compared.
 
 Calls are keyed by Linkedid, which every channel of one call shares, including both
 halves of a Local channel and the channels it dials. A call counts as inbound when one
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import structlog
 
 from callscreen.pbx.ami_wire import AmiMessage
+from callscreen.pbx.channel_list import ChannelList, ListedChannel
 from callscreen.pbx.model import CallerName, CallRecord
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,23 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallAnswered:
+    """An inbound call answered by `record.answered_by`; `record` is a snapshot.
+
+    Sent again when a more precise answering party becomes known.
+    """
+
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """An inbound call transferred to `record.transferred_to`; `record` is a snapshot."""
+
+    record: CallRecord
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     """An inbound call whose channels have all hung up, or that was closed by reconcile
     or eviction (then `hangup_cause` is None)."""
@@ -49,7 +67,7 @@ class CallEnded:
     record: CallRecord
 
 
-TrackerEvent = CallStarted | CallEnded
+TrackerEvent = CallStarted | CallAnswered | CallTransferred | CallEnded
 
 
 @dataclass(slots=True)
@@ -137,24 +155,102 @@ class CallTracker:
 
         return handler(msg, _event_time(msg, now))
 
-    def reconcile(self, active_linkedids: set[str], now: datetime) -> list[TrackerEvent]:
+    def reconcile(self, active_linkedids: set[str], now: datetime,
+                  channels: ChannelList | None = None) -> list[TrackerEvent]:
         """Close every followed call whose Linkedid is not in `active_linkedids`.
 
         Used after an AMI reconnect: the Linkedids listed by CoreShowChannels are the calls
         still up, and the others ended while the connection was down. Their records get
         `ended_at=now` and no hangup cause. A call that never reached CallStarted gets
         one just before its CallEnded.
+
+        With `channels` (the same CoreShowChannels rows), calls still up also learn an
+        answer or a transfer that happened during the outage; see `_catch_up`.
         """
-        # TODO: calls still up keep only what was seen before the drop. An answer or a
-        # transfer during the outage is lost (answered_by stays empty), although each
-        # CoreShowChannel event carries ChannelState, BridgeId and ConnectedLineNum.
+        events: list[TrackerEvent] = []
+        if channels is not None:
+            for linkedid in active_linkedids & set(self._calls):
+                events.extend(self._catch_up(self._calls[linkedid], channels, now))
+
         gone = [linkedid for linkedid in self._calls if linkedid not in active_linkedids]
-
-        ended: list[TrackerEvent] = []
         for linkedid in gone:
-            ended.extend(self._close(self._calls[linkedid], now, reason="reconcile"))
+            events.extend(self._close(self._calls[linkedid], now, reason="reconcile"))
 
-        return ended
+        return events
+
+    def _catch_up(self, call: _Call, channels: ChannelList, now: datetime) -> list[TrackerEvent]:
+        """Infer from the caller's CoreShowChannel row what was missed while AMI was down.
+
+        The caller's channel in state Up with a party beside it (a bridge peer, else an Up
+        channel of the call outside the inbound contexts) means the call was answered. The
+        time of the answer is not in the list, so `answered_at` is the reconnect time and
+        `answered_at_observed` is set. A bridge peer the tracker has never seen, whose
+        party differs from `answered_by`, means the call was transferred to that party.
+        """
+        record = call.record
+        caller = self._channels.get(call.caller_uniqueid)
+        row = channels.channel(call.linkedid, call.caller_uniqueid)
+        if record is None or caller is None or row is None:
+            return []
+
+        self._sync_bridge(caller, row.bridge_id, now)
+        peers = channels.bridge_peers(row)
+        if not row.up:
+            return []
+
+        if record.answered_at is None:
+            party = self._answering_party(call, peers, channels)
+            if not party:
+                # Up without a party: the dialplan answered itself, e.g. to play a message.
+                return []
+            record.answered_at = now
+            record.answered_at_observed = True
+            record.answered_by = party
+            log.info("ami_answer_inferred", linkedid=call.linkedid, answered_by=party)
+            # TODO: a call both answered and transferred during one outage is recorded as
+            # answered by the transfer target; the list cannot tell the two apart.
+            return [CallAnswered(_snapshot(record))]
+
+        # TODO: ConnectedLineNum is not read: on the captured Local channels it held the
+        # caller's own number, so it cannot name the new party of a transfer.
+        new_peers = [peer for peer in peers if peer.uniqueid not in self._channels]
+        party = _party(new_peers[0].name) if new_peers else ""
+        if not party or party in (record.answered_by, record.transferred_to):
+            return []
+
+        record.transferred_to = party
+        log.info("ami_transfer_inferred", linkedid=call.linkedid, transferred_to=party)
+        return [CallTransferred(_snapshot(record))]
+
+    def _answering_party(self, call: _Call, peers: list[ListedChannel],
+                         channels: ChannelList) -> str:
+        for peer in peers:
+            if party := _party(peer.name):
+                return party
+
+        for row in channels.by_linkedid.get(call.linkedid, ()):
+            known = self._channels.get(row.uniqueid)
+            inbound = known.inbound if known is not None else row.context in self._inbound_contexts
+            party = _party(row.name)
+            if row.up and not inbound and row.uniqueid != call.caller_uniqueid and party:
+                return party
+
+        return ""
+
+    def _sync_bridge(self, channel: _Channel, bridge_id: str, now: datetime) -> None:
+        """Move `channel` into the bridge the list shows, entering it at `now`.
+
+        NOTE: bridge time before the reconnect is lost for a bridge entered during the
+        outage, and peers the tracker never saw get no `bridged_seconds_by_party` entry.
+        """
+        if channel.bridge_id == bridge_id:
+            return
+
+        self._leave_bridge(channel, now)
+        if bridge_id:
+            channel.bridge_id = bridge_id
+            channel.bridged_at = now
+            self._bridges.setdefault(bridge_id, set()).add(channel.uniqueid)
 
     # Handlers, one per event. Each returns the events it causes.
 
@@ -256,8 +352,10 @@ class CallTracker:
             # the phone that answered it is the more precise party.
             record.answered_by = answered_by or record.answered_by
             call.answered_uniqueid = msg.get("DestUniqueid") or ""
+        else:
+            return []
 
-        return []
+        return [CallAnswered(_snapshot(record))]
 
     def _on_bridgeenter(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         channel, _call = self._lookup(msg)
@@ -284,10 +382,11 @@ class CallTracker:
             return []
 
         call = self._call_of(msg.get("TransfereeUniqueid"), msg.get("TransfererUniqueid"))
-        if call is not None and call.record is not None:
-            call.record.transferred_to = msg.get("Extension") or ""
+        if call is None or call.record is None:
+            return []
 
-        return []
+        call.record.transferred_to = msg.get("Extension") or ""
+        return [CallTransferred(_snapshot(call.record))]
 
     def _on_attendedtransfer(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         if (msg.get("Result") or "Success") != "Success":
@@ -297,10 +396,11 @@ class CallTracker:
         target = _party(msg.get("TransferTargetChannel") or "") or (
             msg.known("SecondTransfererConnectedLineNum") or ""
         )
-        if call is not None and call.record is not None and target:
-            call.record.transferred_to = target
+        if call is None or call.record is None or not target:
+            return []
 
-        return []
+        call.record.transferred_to = target
+        return [CallTransferred(_snapshot(call.record))]
 
     def _on_hangup(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         channel, call = self._lookup(msg)

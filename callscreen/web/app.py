@@ -14,6 +14,7 @@ from callscreen.web import console, events, login, phone_xml
 from callscreen.web.auth import CONTEXT, session_middleware
 from callscreen.web.context import WebContext
 from callscreen.web.hr import setup_hr_routes
+from callscreen.web.rejections import rejection_middleware, setup_rejection_log
 from callscreen.web.render import TEMPLATES, page_environment
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -42,9 +43,11 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 def create_app(ctx: WebContext) -> web.Application:
     """Build the web application for the reception console and desk-phone screens."""
-    app = web.Application(middlewares=[session_middleware],
+    # The rejection log is outermost, so it also logs what session_middleware rejects.
+    app = web.Application(middlewares=[rejection_middleware, session_middleware],
                           client_max_size=ctx.config.web.max_body_bytes)
     app[CONTEXT] = ctx
+    setup_rejection_log(app)
     app[TEMPLATES] = page_environment()
     app[events.STREAMS] = set()
 

@@ -30,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 CONTEXT = web.AppKey("callscreen_context", WebContext)
 SESSION = web.RequestKey("callscreen_session", store.Session)
+# The reason a request was rejected, for the rejection log (callscreen.web.rejections).
+REJECTION_REASON = web.RequestKey("callscreen_rejection_reason", str)
 
 SESSION_COOKIE = "callscreen_session"
 LOGIN_CSRF_COOKIE = "callscreen_login_csrf"
@@ -98,6 +100,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         session = await store.get_session(ctx.store, token_hash(token), ctx.clock())
         if session is not None:
             request[SESSION] = session
+    if SESSION_COOKIE in request.cookies and SESSION not in request:
+        # Forged, expired, or from a store that was wiped: served as logged out, but logged.
+        request[REJECTION_REASON] = "session_cookie_invalid"
 
     if request.method not in SAFE_METHODS:
         await check_csrf(request)
@@ -125,6 +130,7 @@ async def check_csrf(request: web.Request) -> None:
     matches = bool(expected) and expected.isascii() and sent.isascii() \
         and hmac.compare_digest(expected, sent)
     if not matches:
+        request[REJECTION_REASON] = "csrf_mismatch" if sent else "csrf_missing"
         log.warning("csrf_rejected", path=request.path, logged_in=session is not None)
         raise web.HTTPForbidden(text=both("auth.csrf_rejected"))
 
@@ -138,6 +144,7 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
     try:
         return await request.post()
     except ValueError as exc:
+        request[REJECTION_REASON] = "bad_form"
         log.warning("form_rejected", path=request.path, content_type=request.content_type,
                     error=type(exc).__name__)
         raise web.HTTPBadRequest(text=both("web.bad_form")) from exc
@@ -187,8 +194,10 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
             if session is None:
                 if request.method == "GET":
                     raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
+                request[REJECTION_REASON] = "login_required"
                 raise web.HTTPUnauthorized(text=both("auth.login_required"))
             if session.user.role not in allowed:
+                request[REJECTION_REASON] = "role_not_allowed"
                 log.warning("role_rejected", path=request.path, user_id=session.user.id,
                             role=session.user.role)
                 raise web.HTTPForbidden(text=both("auth.role_rejected"))

@@ -60,6 +60,7 @@ def call_view(request: web.Request, call: CallUpdate, locale: str) -> dict[str, 
         "script": ctx.scripts.render(situation_for(call.category), locale),
         "can_tag": bool(call.caller_key),
         "answered_by": call.answered_by,
+        "transferred_to": call.transferred_to,
     }
 
 

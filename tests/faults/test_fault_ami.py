@@ -6,8 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from callscreen.daemon import Daemon
 from callscreen.pbx.fake import FakeAsterisk, FakeCall, FakeCallResult
 
@@ -69,8 +67,6 @@ async def test_ami_drop_mid_call_writes_one_record(tmp_path: Path, reliability) 
     assert rows[0][3] == "100"
 
 
-@pytest.mark.xfail(reason="events missed while AMI is down are not recovered by reconcile",
-                   strict=True)
 async def test_answer_during_ami_outage_is_kept(tmp_path: Path, reliability) -> None:
     reliability.describe(
         "AMI 断开期间来电被接听 / call answered while AMI is disconnected",
@@ -81,10 +77,14 @@ async def test_answer_during_ami_outage_is_kept(tmp_path: Path, reliability) -> 
         result, rows = await _drop_and_finish(daemon, fake, FakeCall(CALLER, talk_seconds=3.0),
                                               drop_after_s=0.0)
 
-    reliability.observed = f"{len(rows)} row, answered_by={rows[0][3]!r}"
+    answered_at = query(config.store.path, "SELECT answered_at FROM calls WHERE call_id = ?",
+                        (rows[0][0],))[0][0]
+    reliability.observed = (f"{len(rows)} row, answered_by={rows[0][3]!r}, "
+                            f"answered_at {'set' if answered_at else 'missing'}")
     assert result.agi_status == "SUCCESS"
     assert len(rows) == 1
     assert rows[0][3] == "100"
+    assert answered_at
 
 
 async def test_asterisk_restart_ends_lost_call_once(tmp_path: Path, reliability) -> None:

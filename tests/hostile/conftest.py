@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -106,6 +107,12 @@ async def raw_http_status(port: int, request: bytes) -> int:
     match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     assert match is not None, f"no HTTP status line in {response[:80]!r}"
     return int(match.group(1))
+
+
+def rejection_lines(logs: list[dict[str, Any]], status: int) -> list[dict[str, Any]]:
+    """Return the `web_request_rejected` lines for `status` among captured log entries."""
+    return [entry for entry in logs
+            if entry["event"] == "web_request_rejected" and entry["status"] == status]
 
 
 def pytest_configure(config: pytest.Config) -> None:

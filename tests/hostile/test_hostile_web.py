@@ -4,10 +4,6 @@ Requests that an HTTP client library would repair (dot segments, encoded slashes
 sent over a raw socket. The observed column of the report says what was logged.
 """
 
-# TODO: 404s on traversal paths, 413s and forged session cookies are not logged, because
-# the daemon runs aiohttp without an access log and no middleware logs rejected requests.
-# A WARNING for each 4xx (rate-limited) in callscreen/web/app.py would close this gap.
-
 from __future__ import annotations
 
 import io
@@ -18,7 +14,7 @@ from structlog.testing import capture_logs
 
 from callscreen.pbx.fake import FakeAsterisk, FakeCall
 
-from .conftest import Running, client, login, raw_http_status
+from .conftest import Running, client, login, raw_http_status, rejection_lines
 
 ONE_MEGABYTE = 1_048_576
 
@@ -60,11 +56,13 @@ async def test_path_traversal_gets_4xx(case: str, running: Running, reliability)
     reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert 300 <= status < 500
     assert status not in (200, 204)
+    if status >= 400:
+        assert len(rejection_lines(logs, status)) == 1
 
 
 async def test_oversized_body_gets_413(running: Running, reliability) -> None:
     reliability.describe("超大请求体 (2 MB) / oversized body (2 MB) to the login form",
-                         "HTTP 413, never 5xx")
+                         "HTTP 413, never 5xx, a web_request_rejected line")
     body = io.BytesIO(b"username=" + b"a" * (2 * ONE_MEGABYTE))
 
     with capture_logs() as logs:
@@ -75,11 +73,12 @@ async def test_oversized_body_gets_413(running: Running, reliability) -> None:
 
     reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert status == 413
+    assert [line["reason"] for line in rejection_lines(logs, 413)] == ["body_too_large"]
 
 
 async def test_bad_json_feedback_gets_4xx(running: Running, reliability) -> None:
     reliability.describe("反馈接口收到坏 JSON / malformed JSON body to the feedback endpoint",
-                         "a 4xx, never 5xx")
+                         "a 4xx, never 5xx, a web_request_rejected line")
     call_id = await _ring_once(running)
 
     async with client(running.web_url) as session:
@@ -93,6 +92,7 @@ async def test_bad_json_feedback_gets_4xx(running: Running, reliability) -> None
 
     reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert 400 <= status < 500
+    assert [line["username"] for line in rejection_lines(logs, status)] == ["前台"]
 
 
 async def _ring_once(running: Running) -> str:
@@ -107,7 +107,7 @@ async def _ring_once(running: Running) -> str:
 
 async def test_missing_csrf_is_rejected_and_logged(running: Running, reliability) -> None:
     reliability.describe("缺少 CSRF 令牌的 POST / POST without a CSRF token",
-                         "HTTP 403 and a csrf_rejected WARNING")
+                         "HTTP 403, a csrf_rejected and a web_request_rejected WARNING")
 
     async with client(running.web_url) as session:
         await login(session, "前台")
@@ -120,23 +120,28 @@ async def test_missing_csrf_is_rejected_and_logged(running: Running, reliability
     reliability.observed = f"HTTP {status}; logged {', '.join(events) or 'nothing'}"
     assert status == 403
     assert "csrf_rejected" in events
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["csrf_missing"]
 
 
 async def test_wrong_csrf_on_login_is_rejected(running: Running, reliability) -> None:
     reliability.describe("登录表单 CSRF 令牌错误 / login form with a wrong CSRF token",
-                         "HTTP 403, no session cookie")
+                         "HTTP 403, no session cookie, a web_request_rejected line "
+                         "without the password")
     form = {"csrf_token": "forged", "username": "前台", "password": "correct horse battery"}
 
     async with client(running.web_url) as session:
         async with session.get("/login") as page:
             await page.read()
-        async with session.post("/login", data=form, allow_redirects=False) as response:
-            status = response.status
-            cookies = [cookie.key for cookie in session.cookie_jar]
+        with capture_logs() as logs:
+            async with session.post("/login", data=form, allow_redirects=False) as response:
+                status = response.status
+                cookies = [cookie.key for cookie in session.cookie_jar]
 
-    reliability.observed = f"HTTP {status}; cookies: {cookies}"
+    reliability.observed = f"HTTP {status}; cookies: {cookies}; logged {_logged(logs)}"
     assert status == 403
     assert "callscreen_session" not in cookies
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["csrf_mismatch"]
+    assert "correct horse battery" not in repr(logs)
 
 
 FORGED_COOKIES = {
@@ -151,7 +156,8 @@ FORGED_COOKIES = {
 async def test_forged_session_cookie_is_not_a_login(case: str, running: Running,
                                                     reliability) -> None:
     reliability.describe(f"伪造会话 Cookie / forged session cookie: {case}",
-                         "treated as logged out: redirect to /login or 401, never 5xx")
+                         "treated as logged out: redirect to /login or 401, never 5xx; "
+                         "a web_request_rejected line without the cookie")
     request = ("GET /console HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                f"Cookie: {FORGED_COOKIES[case]}\r\n\r\n").encode()
 
@@ -160,6 +166,11 @@ async def test_forged_session_cookie_is_not_a_login(case: str, running: Running,
 
     reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert status in (303, 401) or 400 <= status < 500
+    assert [line["reason"] for line in rejection_lines(logs, status)] == [
+        "session_cookie_invalid"]
+    cookie_value = FORGED_COOKIES[case].partition("=")[2]
+    if cookie_value:
+        assert cookie_value not in repr(logs)
 
 
 HR_URLS = ["/hr", "/hr/cases/1", "/hr/knowledge", "/hr/attendance.csv", "/hr/audit.jsonl"]
@@ -169,7 +180,8 @@ HR_URLS = ["/hr", "/hr/cases/1", "/hr/knowledge", "/hr/attendance.csv", "/hr/aud
 async def test_reception_cannot_open_hr_urls(path: str, running: Running,
                                              reliability) -> None:
     reliability.describe(f"前台账号访问人事页面 / reception login requests {path}",
-                         "HTTP 403 (or 404), no case data, a role_rejected WARNING")
+                         "HTTP 403 (or 404), no case data, a role_rejected and a "
+                         "web_request_rejected WARNING")
 
     async with client(running.web_url) as session:
         await login(session, "前台")
@@ -183,39 +195,49 @@ async def test_reception_cannot_open_hr_urls(path: str, running: Running,
     assert status in (403, 404)
     assert "HR-" not in body
     assert "role_rejected" in events
+    assert [line["username"] for line in rejection_lines(logs, status)] == ["前台"]
 
 
 async def test_reception_cannot_post_hr_forms(running: Running, reliability) -> None:
     reliability.describe("前台账号提交人事表单 / reception login posts an HR case note",
-                         "HTTP 403")
+                         "HTTP 403 and a web_request_rejected line")
 
     async with client(running.web_url) as session:
         csrf = await login(session, "前台")
-        async with session.post("/hr/cases/1/note", data={"csrf_token": csrf, "text": "x"},
-                                allow_redirects=False) as response:
-            status = response.status
+        with capture_logs() as logs:
+            async with session.post("/hr/cases/1/note", data={"csrf_token": csrf, "text": "x"},
+                                    allow_redirects=False) as response:
+                status = response.status
 
-    reliability.observed = f"HTTP {status}"
+    reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert status == 403
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["role_not_allowed"]
+    assert csrf not in repr(logs)
 
 
 async def test_oversized_header_gets_4xx(running: Running, reliability) -> None:
     reliability.describe("超长请求头 (64 KB) / a 64 KB request header",
-                         "a 4xx or a closed socket, never 5xx")
+                         "a 4xx or a closed socket, never 5xx, a web_request_rejected line")
     request = ("GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                f"X-Junk: {'a' * 65536}\r\n\r\n").encode()
 
-    status = await raw_http_status(running.web_port, request)
+    with capture_logs() as logs:
+        status = await raw_http_status(running.web_port, request)
 
-    reliability.observed = f"HTTP {status}"
+    reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert 400 <= status < 500
+    assert [line["reason"] for line in rejection_lines(logs, status)] == [
+        "unparsable_request"]
 
 
 async def test_garbage_request_line_gets_400(running: Running, reliability) -> None:
     reliability.describe("非 HTTP 的请求行 / a request line that is not HTTP",
-                         "HTTP 400 or a closed socket, never 5xx")
+                         "HTTP 400 or a closed socket, never 5xx, a web_request_rejected line")
 
-    status = await raw_http_status(running.web_port, b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+    with capture_logs() as logs:
+        status = await raw_http_status(running.web_port,
+                                       b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
 
-    reliability.observed = f"HTTP {status}"
+    reliability.observed = f"HTTP {status}; logged {_logged(logs)}"
     assert status == 400
+    assert [line["reason"] for line in rejection_lines(logs, 400)] == ["unparsable_request"]

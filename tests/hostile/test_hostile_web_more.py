@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 from yarl import URL
 
 from callscreen.anomaly.evaluate import RiskLevel
@@ -26,6 +27,7 @@ from .conftest import (
     client,
     login,
     raw_exchange,
+    rejection_lines,
 )
 
 EVIL_NEXT = {
@@ -100,11 +102,13 @@ async def test_non_ascii_csrf_header_gets_403(case: str, running: Running,
                b"Cookie: callscreen_login_csrf=abcdef\r\nX-CSRF-Token: "
                + NON_ASCII_TOKENS[case] + b"\r\nContent-Length: 0\r\n\r\n")
 
-    response = await raw_exchange(running.web_port, request)
+    with capture_logs() as logs:
+        response = await raw_exchange(running.web_port, request)
 
     status_line = response.split(b"\r\n", 1)[0]
     reliability.observed = status_line.decode("latin-1")
     assert status_line.startswith(b"HTTP/1.1 403")
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["csrf_mismatch"]
 
 
 async def _login_form_session(session: aiohttp.ClientSession) -> str:
@@ -133,14 +137,16 @@ async def test_unparsable_login_body_gets_400(case: str, running: Running,
 
     async with client(running.web_url) as session:
         await _login_form_session(session)
-        async with session.post("/login", data=body,
-                                headers={"Content-Type": content_type}) as response:
-            status = response.status
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.post("/login", data=body,
+                                    headers={"Content-Type": content_type}) as response:
+                status = response.status
+                text = await response.text()
 
     reliability.observed = f"HTTP {status}"
     assert status == 400
     assert text == both("web.bad_form")
+    assert [line["reason"] for line in rejection_lines(logs, 400)] == ["bad_form"]
 
 
 @pytest.mark.parametrize("case", sorted(BAD_BODIES))
@@ -152,13 +158,15 @@ async def test_unparsable_feedback_body_gets_400(case: str, running: Running,
 
     async with client(running.web_url) as session:
         csrf = await login(session, "前台")
-        async with session.post("/console/calls/c1/feedback", data=body,
-                                headers={"Content-Type": content_type,
-                                         "X-CSRF-Token": csrf}) as response:
-            status = response.status
+        with capture_logs() as logs:
+            async with session.post("/console/calls/c1/feedback", data=body,
+                                    headers={"Content-Type": content_type,
+                                             "X-CSRF-Token": csrf}) as response:
+                status = response.status
 
     reliability.observed = f"HTTP {status}"
     assert status == 400
+    assert [line["reason"] for line in rejection_lines(logs, 400)] == ["bad_form"]
 
 
 BAD_CASE_IDS = {
@@ -176,12 +184,14 @@ async def test_bad_case_id_gets_404(case: str, running: Running, reliability) ->
 
     async with client(running.web_url) as session:
         await login(session, "hr1")
-        async with session.get(URL(BAD_CASE_IDS[case], encoded=True),
-                               allow_redirects=False) as response:
-            status = response.status
+        with capture_logs() as logs:
+            async with session.get(URL(BAD_CASE_IDS[case], encoded=True),
+                                   allow_redirects=False) as response:
+                status = response.status
 
     reliability.observed = f"HTTP {status}"
     assert status == 404
+    assert [line["username"] for line in rejection_lines(logs, 404)] == ["hr1"]
 
 
 @pytest.mark.parametrize("month", ["9999-12", "0000-01", "1999-12", "2101-01"])
@@ -192,12 +202,14 @@ async def test_attendance_month_out_of_range_gets_400(month: str, running: Runni
 
     async with client(running.web_url) as session:
         await login(session, "hr1")
-        async with session.get(f"/hr/attendance.csv?month={month}") as response:
-            status = response.status
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.get(f"/hr/attendance.csv?month={month}") as response:
+                status = response.status
+                text = await response.text()
 
     reliability.observed = f"HTTP {status}: {text}"
     assert status == 400
+    assert [line["path"] for line in rejection_lines(logs, 400)] == ["/hr/attendance.csv"]
     assert text == both("report.month_out_of_range", month=month, first=2000, last=2100)
 
 
@@ -261,13 +273,16 @@ async def test_bad_case_form_gets_catalogue_400(case: str, running: Running,
 
     async with client(running.web_url) as session:
         csrf = await _open_unlocked_case(running, session)
-        async with session.post(f"/hr/cases/1/{action}", data={"csrf_token": csrf, **fields},
-                                allow_redirects=False) as response:
-            status = response.status
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.post(f"/hr/cases/1/{action}",
+                                    data={"csrf_token": csrf, **fields},
+                                    allow_redirects=False) as response:
+                status = response.status
+                text = await response.text()
 
     reliability.observed = f"HTTP {status}: {text}"
     assert status == 400
+    assert [line["username"] for line in rejection_lines(logs, 400)] == ["hr1"]
     assert shown in text
     assert leaked not in text
     assert " / " in text
@@ -278,12 +293,14 @@ async def test_referral_bad_id_text_is_from_catalogue(running: Running, reliabil
 
     async with client(running.web_url) as session:
         csrf = await _open_unlocked_case(running, session)
-        async with session.post("/hr/cases/1/referrals", data={
-                "csrf_token": csrf, "state": "accepted", "referral_id": "²"}) as response:
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.post("/hr/cases/1/referrals", data={
+                    "csrf_token": csrf, "state": "accepted", "referral_id": "²"}) as response:
+                text = await response.text()
 
     reliability.observed = text
     assert text == both("hr.bad_referral_id", value="'²'")
+    assert len(rejection_lines(logs, 400)) == 1
 
 
 async def test_csrf_text_is_chinese_first(running: Running, reliability) -> None:
@@ -292,13 +309,15 @@ async def test_csrf_text_is_chinese_first(running: Running, reliability) -> None
 
     async with client(running.web_url) as session:
         await login(session, "前台")
-        async with session.post("/console/calls/c1/feedback",
-                                data={"action": "collector"}) as response:
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.post("/console/calls/c1/feedback",
+                                    data={"action": "collector"}) as response:
+                text = await response.text()
 
     reliability.observed = text
     assert response.status == 403
     assert text == both("auth.csrf_rejected")
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["csrf_missing"]
     assert text.startswith(t("auth.csrf_rejected", "zh-CN"))
 
 
@@ -308,12 +327,14 @@ async def test_role_text_is_chinese_first(running: Running, reliability) -> None
 
     async with client(running.web_url) as session:
         await login(session, "前台")
-        async with session.get("/hr", allow_redirects=False) as response:
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.get("/hr", allow_redirects=False) as response:
+                text = await response.text()
 
     reliability.observed = text
     assert response.status == 403
     assert text == both("auth.role_rejected")
+    assert [line["reason"] for line in rejection_lines(logs, 403)] == ["role_not_allowed"]
     assert text.startswith(t("auth.role_rejected", "zh-CN"))
 
 
@@ -323,12 +344,14 @@ async def test_login_required_text_is_chinese_first(running: Running, reliabilit
 
     async with client(running.web_url) as session:
         token = await _login_form_session(session)
-        async with session.post("/console/calls/c1/feedback",
-                                data={"csrf_token": token}) as response:
-            text = await response.text()
+        with capture_logs() as logs:
+            async with session.post("/console/calls/c1/feedback",
+                                    data={"csrf_token": token}) as response:
+                text = await response.text()
 
     reliability.observed = text
     assert response.status == 401
+    assert [line["reason"] for line in rejection_lines(logs, 401)] == ["login_required"]
     assert text == both("auth.login_required")
     assert text.startswith(t("auth.login_required", "zh-CN"))
 

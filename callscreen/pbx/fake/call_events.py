@@ -89,4 +89,9 @@ class EventWriter:
         ]
         if channel is not None:
             body += channel.snapshot()
+        # CoreShowChannels lists each channel's bridge in its BridgeId field.
+        if channel is not None and name == "BridgeEnter":
+            channel.bridge_id = bridge_id
+        elif channel is not None and name == "BridgeLeave":
+            channel.bridge_id = ""
         self.emit(name, "call,all", body)
