@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from callscreen.hub import CallUpdate
-from callscreen.i18n import LOCALES, t
+from callscreen.i18n import LOCALES, both, t
 from callscreen.reception.phones import phone_allowed
 from callscreen.reception.scripts import situation_for
 from callscreen.web.auth import context
@@ -96,7 +96,7 @@ async def _phone_screen(request: web.Request, model: str) -> web.Response:
     extension = request.match_info["ext"]
     if not await phone_allowed(ctx.store, extension, model, request.query.get("token", "")):
         log.warning("phone_token_rejected", extension=extension[:16], model=model)
-        raise web.HTTPForbidden(text="invalid phone token / 话机令牌无效")
+        raise web.HTTPForbidden(text=both("phone.token_invalid"))
     locale = request.query.get("lang", ctx.config.reception.locale)
     locale = locale if locale in LOCALES else ctx.config.reception.locale
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from callscreen.reception.accounts import create_user
 from callscreen.store.reception import Employee, replace_employees
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Screenshots go to tmp_path unless this variable names a folder to keep them in.
+SCREENSHOT_DIR_VARIABLE = "CALLSCREEN_SCREENSHOT_DIR"
 PASSWORD = "correct horse battery"
 BLOCK = "1391234"
 
@@ -60,6 +62,13 @@ async def running_system(folder: Path):
     finally:
         await fake.close()
         await daemon.close()
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Return where to write screenshot `name`: the kept folder if one is set, else tmp_path."""
+    folder = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 async def card_score(page, number_suffix: str) -> int:
@@ -102,9 +111,10 @@ async def test_reception_marks_collector_and_block_scores_higher(tmp_path):
 
             second = asyncio.create_task(fake.place_call(FakeCall(f"{BLOCK}1299")))
             second_score = await card_score(page, "1299")
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "console-zh.png"), full_page=True)
+            screenshot = screenshot_path(tmp_path, "console-zh.png")
+            await page.screenshot(path=str(screenshot), full_page=True)
             await second
             await browser.close()
 
     assert second_score > first_score
+    assert screenshot.stat().st_size > 0
