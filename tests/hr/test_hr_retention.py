@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -18,6 +19,7 @@ from callscreen.cases.errors import CaseStateError
 from callscreen.cases.model import CaseStatus
 from callscreen.cases.retention import ANONYMISED_MARKER, anonymise_closed_cases
 from callscreen.cases.service import HrContext, evaluate_employee, on_call_recorded
+from callscreen.cli import main
 from callscreen.config.model import Config, NotifyConfig, RetentionConfig
 from callscreen.daemon import Daemon
 from callscreen.notify.outbox import Notifier
@@ -286,3 +288,35 @@ async def test_daily_job_anonymises(store, config, closed_case):
     assert NAME not in dump(closed_case)
     assert rows(closed_case, "SELECT actor FROM audit_log WHERE action = 'case.anonymise'") \
         == [("system:retention",)]
+
+
+def write_config(tmp_path: Path, store_path: Path) -> Path:
+    path = tmp_path / "retention.toml"
+    path.write_text(f'[store]\npath = "{store_path}"\n\n[retention]\ncase_anonymise_days = 365\n',
+                    encoding="utf-8")
+    return path
+
+
+async def run_main(capsys, *args: str | Path) -> tuple[int, str]:
+    code = await asyncio.to_thread(main, [str(arg) for arg in args])
+    return code, capsys.readouterr().out
+
+
+async def test_purge_cli_reports_cases(store, closed_case, tmp_path, capsys):
+    config = write_config(tmp_path, closed_case)
+    await store.close()
+
+    dry_text = await run_main(capsys, "purge", "--dry-run", "--config", config)
+    dry_json = await run_main(capsys, "purge", "--dry-run", "--json", "--config", config)
+    done_json = await run_main(capsys, "purge", "--json", "--by", "it-admin", "--config", config)
+    again_text = await run_main(capsys, "purge", "--by", "it-admin", "--config", config)
+
+    assert [result[0] for result in (dry_text, dry_json, done_json, again_text)] == [0, 0, 0, 0]
+    assert "已结个案 1 个将被匿名化" in dry_text[1]
+    assert "1 closed cases would be anonymised" in dry_text[1]
+    assert json.loads(dry_json[1])["counts"]["closed_cases"] == 1
+    assert json.loads(dry_json[1])["cases_anonymised"] is None
+    assert json.loads(done_json[1])["cases_anonymised"] == 1
+    assert "已结个案 0 个已匿名化" in again_text[1]
+    assert "0 closed cases anonymised" in again_text[1]
+    assert NAME not in dump(closed_case)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from callscreen.cases import actions
+from callscreen.cases.actions import Actor
+from callscreen.cases.retention import ANONYMISED_MARKER, anonymise_closed_cases
 from callscreen.cases.service import HrContext, on_call_recorded
 from callscreen.hub import CallHub
+from callscreen.i18n import t
 from callscreen.reception.accounts import create_user
 from callscreen.web.app import create_app
 from callscreen.web.context import WebContext
@@ -141,3 +145,46 @@ async def test_attendance_download_has_bom(server):
 
     assert response.status == 200
     assert data.startswith(b"\xef\xbb\xbf\xe5\xb7\xa5\xe5\x8f\xb7")  # BOM + "工号"
+
+
+async def _anonymise_case_one(store) -> None:
+    hr = Actor(username="hr.li", via="cli")
+    await actions.add_note(store, hr, 1, "张伟说欠款来自网贷")
+    await actions.close_case(store, hr, 1, summary="张伟已还清", approach="与张伟面谈")
+    changed = await anonymise_closed_cases(store, closed_before=datetime.now(UTC)
+                                           + timedelta(seconds=1), actor="it-admin")
+    assert changed == 1
+
+
+async def test_anonymised_case_page_renders(server, store):
+    await _anonymise_case_one(store)
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        listing = await (await client.get("/hr")).text()
+        response = await client.post("/hr/cases/1/unlock", data={
+            "reason": "年度统计", "password": PASSWORD, "csrf_token": token})
+        page = await response.text()
+
+    assert response.status == 200
+    assert "张伟" not in page
+    assert "E1001" not in page
+    assert "员工#1" in page
+    assert ANONYMISED_MARKER in page
+    assert t("hr.anonymised_short", "zh-CN") in listing
+
+
+async def test_anonymised_case_rejects_note(server, store):
+    await _anonymise_case_one(store)
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        await client.post("/hr/cases/1/unlock", data={
+            "reason": "年度统计", "password": PASSWORD, "csrf_token": token})
+        response = await client.post("/hr/cases/1/note", data={
+            "text": "张伟又来电", "csrf_token": token}, allow_redirects=False)
+
+    assert response.status == 400
+    with sqlite3.connect(store.db.path) as connection:
+        bodies = connection.execute("SELECT body_json FROM case_events").fetchall()
+    assert not any("张伟" in body for (body,) in bodies)
