@@ -17,7 +17,7 @@ from callscreen.cases.retention import ANONYMISED_MARKER, anonymise_closed_cases
 from callscreen.cases.service import HrContext, on_call_recorded
 from callscreen.hub import CallHub
 from callscreen.i18n import t
-from callscreen.reception.accounts import create_user
+from callscreen.reception.accounts import MAX_FAILED_LOGINS, create_user
 from callscreen.web.app import create_app
 from callscreen.web.context import WebContext
 from callscreen.web.hr import setup_hr_routes
@@ -188,3 +188,78 @@ async def test_anonymised_case_rejects_note(server, store):
     with sqlite3.connect(store.db.path) as connection:
         bodies = connection.execute("SELECT body_json FROM case_events").fetchall()
     assert not any("张伟" in body for (body,) in bodies)
+
+
+def _lock_state(store, username: str) -> tuple[int, str | None]:
+    with sqlite3.connect(store.db.path) as connection:
+        return connection.execute("SELECT failed_logins, locked_until FROM users"
+                                  " WHERE username = ?", (username,)).fetchone()
+
+
+async def _step_up(client, token: str, password: str) -> tuple[int, str]:
+    response = await client.post("/hr/cases/1/unlock", data={
+        "reason": "跟进", "password": password, "csrf_token": token})
+    return response.status, await response.text()
+
+
+async def test_failed_step_ups_lock_account(server, store):
+    client, token = await _login(server, "hr.li")
+
+    async with client:
+        for _attempt in range(MAX_FAILED_LOGINS - 1):
+            status, page = await _step_up(client, token, "wrong")
+            assert status == 403
+            assert t("hr.step_up_failed", "zh-CN") in page
+        status, page = await _step_up(client, token, "wrong")
+        locked_status, locked_page = await _step_up(client, token, PASSWORD)
+
+    assert status == 403
+    assert t("auth.locked", "zh-CN") in page
+    assert locked_status == 403
+    assert "张伟" not in locked_page
+    failures, locked_until = _lock_state(store, "hr.li")
+    assert failures == MAX_FAILED_LOGINS
+    assert locked_until is not None
+
+
+async def test_step_up_failures_add_to_login_failures(server, store):
+    async with aiohttp.ClientSession(base_url=server,
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as stranger:
+        page = await (await stranger.get("/login")).text()
+        login_token = CSRF_INPUT.search(page).group(1)
+        for _attempt in range(2):
+            await stranger.post("/login", data={"username": "hr.li", "password": "wrong",
+                                                "csrf_token": login_token})
+    assert _lock_state(store, "hr.li") == (2, None)
+    client, token = await _login(server, "hr.li")
+    assert _lock_state(store, "hr.li") == (0, None)
+
+    async with client:
+        for _attempt in range(MAX_FAILED_LOGINS - 1):
+            await _step_up(client, token, "wrong")
+        assert _lock_state(store, "hr.li")[0] == MAX_FAILED_LOGINS - 1
+        status, page = await _step_up(client, token, PASSWORD)
+
+    assert status == 200
+    assert "张伟" in page
+    assert _lock_state(store, "hr.li") == (0, None)
+
+
+async def test_locked_account_cannot_log_in_after_step_ups(server, store):
+    client, token = await _login(server, "hr.li")
+    async with client:
+        for _attempt in range(MAX_FAILED_LOGINS):
+            await _step_up(client, token, "wrong")
+
+    async with aiohttp.ClientSession(base_url=server,
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        page = await (await other.get("/login")).text()
+        login_token = CSRF_INPUT.search(page).group(1)
+        response = await other.post("/login", data={
+            "username": "hr.li", "password": PASSWORD, "csrf_token": login_token})
+        text = await response.text()
+
+    assert response.status == 401
+    assert t("auth.locked", "zh-CN") in text
+    audited = [row for row in _audit(store) if row[1] == "case.step_up_failed"]
+    assert len(audited) == MAX_FAILED_LOGINS
