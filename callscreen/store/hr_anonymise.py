@@ -79,13 +79,24 @@ async def scrub_events(connection: aiosqlite.Connection, case_id: int,
         rows = list(await cursor.fetchall())
 
     for row in rows:
-        body = scrub(json.loads(row[1]))
+        body = scrub(_body_object(row[1]))
         await connection.execute(
             "UPDATE case_events SET body_json = ?, call_id = NULL WHERE id = ?",
             (json.dumps(body, ensure_ascii=False), row[0]),
         )
 
     return len(rows)
+
+
+def _body_object(text: str) -> dict[str, Any]:
+    # callscreen only writes JSON objects here. Anything else was edited by hand, cannot be
+    # scrubbed key by key, and is dropped so that no personal data in it survives.
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+
+    return body if isinstance(body, dict) else {}
 
 
 async def scrub_referrals_and_leave(connection: aiosqlite.Connection, case_id: int, *,

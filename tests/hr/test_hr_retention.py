@@ -162,6 +162,19 @@ async def test_anonymise_scrubs_timeline_texts(store, closed_case):
     assert set(bodies["opened"]) == {"risk"}
 
 
+async def test_anonymise_drops_unreadable_body(store, closed_case):
+    with sqlite3.connect(closed_case) as connection:
+        connection.execute("UPDATE case_events SET body_json = ? WHERE kind = 'note'",
+                           (f"{NAME} not json",))
+
+    changed = await anonymise_closed_cases(store, closed_before=datetime.now(UTC),
+                                           actor="it-admin")
+
+    assert changed == 1
+    assert rows(closed_case, "SELECT body_json FROM case_events WHERE kind = 'note'") \
+        == [("{}",)]
+
+
 async def test_anonymise_clears_notification_name(store, closed_case):
     payloads = [json.loads(row[0]) for row in rows(closed_case, "SELECT payload_json FROM outbox")]
     # One e-mail for opening the case, one for raising its risk.
