@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from callscreen.admin.options import config_and_store_path, configure_command_logging, open_store
+from callscreen.cases.retention import anonymise_closed_cases
 from callscreen.config import Config
 from callscreen.config.model import RetentionConfig
 from callscreen.errors import CallscreenError
@@ -31,6 +32,7 @@ from callscreen.store.admin import (
     delete_calls_before,
     delete_tags_before,
     open_read_only,
+    require_columns,
     require_tables,
 )
 
@@ -43,7 +45,8 @@ PURGE_ACTOR = "system:retention"
 class PurgeReport:
     """The rows a purge deleted, or with `dry_run` the rows it would delete.
 
-    `cases_anonymised` is None when no case anonymisation ran (see `_anonymise_cases`).
+    `counts.closed_cases` is the number of cases due for anonymisation when the purge
+    started; `cases_anonymised` is the number it anonymised, None in a dry run.
     """
 
     dry_run: bool
@@ -83,6 +86,7 @@ def count_purge(path: str, retention: RetentionConfig, now: datetime) -> PurgeRe
     connection = open_read_only(path)
     try:
         require_tables(connection, ("calls", "tags", "cases"), path)
+        require_columns(connection, "cases", ("anonymised_at",), path)
         counts = count_purgeable(connection, cutoffs)
     finally:
         connection.close()
@@ -98,27 +102,14 @@ async def purge(store: Store, retention: RetentionConfig, *, actor: str,
 
     calls = await delete_calls_before(store.db, cutoffs.calls_before)
     tags = await delete_tags_before(store.db, cutoffs.tags_before)
-    anonymised = await _anonymise_cases(store, cutoffs.cases_closed_before, actor)
+    anonymised = await anonymise_closed_cases(store, closed_before=cutoffs.cases_closed_before,
+                                              actor=actor, now=now)
 
     counts = PurgeCounts(calls=calls, tags=tags, closed_cases=planned.closed_cases)
     log.info("retention_purged", calls=calls, tags=tags, cases_anonymised=anonymised,
              actor=actor)
     return PurgeReport(dry_run=False, cutoffs=cutoffs, counts=counts,
                        cases_anonymised=anonymised)
-
-
-async def _anonymise_cases(store: Store, closed_before: datetime, actor: str) -> int | None:
-    # TODO: the HR cases module has no anonymisation function yet. When it provides
-    # `callscreen.cases.retention.anonymise_closed_cases(store, closed_before=, actor=)`,
-    # which returns the number of cases changed, it runs here. Until then closed cases are
-    # counted in the audit row and kept as they are.
-    try:
-        from callscreen.cases.retention import anonymise_closed_cases
-    except ModuleNotFoundError:
-        log.warning("case_anonymisation_unavailable", closed_before=closed_before.isoformat())
-        return None
-
-    return int(await anonymise_closed_cases(store, closed_before=closed_before, actor=actor))
 
 
 def next_purge_at(now: datetime, hour: int, zone: ZoneInfo) -> datetime:
@@ -144,13 +135,24 @@ async def purge_loop(daemon: PurgeTarget) -> None:
         log.info("retention_purge_scheduled", at=due.isoformat())
         await asyncio.sleep((due - now).total_seconds())
 
-        if daemon.store is None:
-            continue
-        try:
-            await purge(daemon.store, daemon.config.retention, actor=PURGE_ACTOR,
-                        now=datetime.now(UTC))
-        except CallscreenError as exc:
-            log.error("retention_purge_failed", error=str(exc))
+        await run_scheduled_purge(daemon)
+
+
+async def run_scheduled_purge(daemon: PurgeTarget) -> PurgeReport | None:
+    """Run one daily purge as `system:retention`; return None when it did not run.
+
+    A failure is logged at ERROR and not raised, so the loop goes on to the next day.
+    """
+    if daemon.store is None:
+        log.warning("retention_purge_skipped", reason="store_closed")
+        return None
+
+    try:
+        return await purge(daemon.store, daemon.config.retention, actor=PURGE_ACTOR,
+                           now=datetime.now(UTC))
+    except CallscreenError as exc:
+        log.error("retention_purge_failed", error=str(exc))
+        return None
 
 
 async def purge_command(args: argparse.Namespace) -> int:
@@ -178,14 +180,17 @@ def format_purge(report: PurgeReport, zone: ZoneInfo) -> str:
 
     counts, cutoffs = report.counts, report.cutoffs
     header = "purge.dry_run_header" if report.dry_run else "purge.header"
+    if report.cases_anonymised is None:
+        cases = both("purge.cases", count=counts.closed_cases,
+                     before=local(cutoffs.cases_closed_before))
+    else:
+        cases = both("purge.cases_anonymised", count=report.cases_anonymised,
+                     before=local(cutoffs.cases_closed_before))
+
     lines = [
         both(header),
         "  " + both("purge.calls", count=counts.calls, before=local(cutoffs.calls_before)),
         "  " + both("purge.tags", count=counts.tags, before=local(cutoffs.tags_before)),
-        "  " + both("purge.cases", count=counts.closed_cases,
-                    before=local(cutoffs.cases_closed_before)),
+        "  " + cases,
     ]
-    if not report.dry_run and report.cases_anonymised is None:
-        lines.append("  " + both("purge.cases_not_anonymised"))
-
     return "\n".join(lines)

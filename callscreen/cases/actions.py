@@ -114,9 +114,12 @@ async def read_case(store: Store, actor: Actor, case_ref: int | str, *,
     case = await find_case(store, case_ref)
     await audit(store, actor, "case.read", case_id=case.id, reason=reason.strip())
 
+    # An anonymised case's employee id is a pseudonym; no directory lookup may map it back.
+    name = "" if case.anonymised_at else await queries.employee_name(store.db,
+                                                                     case.employee_id)
     return CaseDetail(
         case=case,
-        employee_name=await queries.employee_name(store.db, case.employee_id),
+        employee_name=name,
         events=await case_queries.case_events(store.db, case.id),
         referrals=await case_queries.case_referrals(store.db, case.id),
         leave=await case_queries.leave_marks(store.db, case_id=case.id),

@@ -83,7 +83,10 @@ class CallTarget:
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One confidential case: one employee, one episode."""
+    """One confidential case: one employee, one episode.
+
+    After `anonymised_at`, `employee_id` is a pseudonym and the free texts are a marker.
+    """
 
     id: int
     case_no: str
@@ -97,6 +100,7 @@ class Case:
     summary: str = ""
     approach: str = ""
     kb_text: str = ""
+    anonymised_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

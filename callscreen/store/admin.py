@@ -42,7 +42,10 @@ SELECT_ENTRIES_SQL = (
 
 COUNT_CALLS_SQL = "SELECT count(*) FROM calls WHERE started_at < ?"
 COUNT_TAGS_SQL = "SELECT count(*) FROM tags WHERE created_at < ?"
-COUNT_CLOSED_CASES_SQL = "SELECT count(*) FROM cases WHERE status = 'closed' AND closed_at < ?"
+COUNT_CLOSED_CASES_SQL = (
+    "SELECT count(*) FROM cases"
+    " WHERE status = 'closed' AND closed_at < ? AND anonymised_at IS NULL"
+)
 DELETE_CALLS_SQL = (
     "DELETE FROM calls WHERE call_id IN"
     " (SELECT call_id FROM calls WHERE started_at < ? ORDER BY started_at LIMIT ?)"
@@ -75,7 +78,10 @@ class PurgeCutoffs:
 
 @dataclass(frozen=True, slots=True)
 class PurgeCounts:
-    """How many rows a purge deleted, or would delete."""
+    """How many rows a purge deleted, or would delete.
+
+    `closed_cases` counts closed cases past the cutoff that are not anonymised yet.
+    """
 
     calls: int = 0
     tags: int = 0
@@ -282,4 +288,17 @@ def require_tables(connection: sqlite3.Connection, names: Sequence[str], path: s
         raise StoreError(
             f"数据库缺少表，请先运行一次 callscreen run 完成迁移 / database {path} lacks "
             f"tables {', '.join(missing)}; start the daemon once to migrate it"
+        )
+
+
+def require_columns(connection: sqlite3.Connection, table: str, names: Sequence[str],
+                    path: str) -> None:
+    """Raise StoreError unless `table` has every column in `names` (the file may predate them)."""
+    rows = connection.execute("SELECT name FROM pragma_table_info(?)", (table,))
+    present = {str(row[0]) for row in rows}
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise StoreError(
+            f"数据库缺少列，请先运行一次 callscreen run 完成迁移 / database {path} lacks "
+            f"columns {table}.{', '.join(missing)}; start the daemon once to migrate it"
         )

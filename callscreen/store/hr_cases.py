@@ -242,4 +242,5 @@ def _row_to_case(row: sqlite3.Row) -> Case:
         closed_at=optional_from_db_time(row["closed_at"]),
         signals=json.loads(row["signals_json"]), summary=row["summary"],
         approach=row["approach"], kb_text=row["kb_text"],
+        anonymised_at=optional_from_db_time(row["anonymised_at"]),
     )

@@ -24,9 +24,8 @@ from callscreen.cases.actions import Actor
 from callscreen.cases.errors import CaseNotFoundError, CaseStateError
 from callscreen.cases.model import CaseStatus, ReferralState
 from callscreen.i18n import both
-from callscreen.reception.accounts import verify_password
+from callscreen.reception.accounts import MAX_PASSWORD_CHARS, login
 from callscreen.store import Store
-from callscreen.store import reception as reception_store
 from callscreen.web.auth import Handler, context, current_session, read_form, require_role
 from callscreen.web.render import locale_of, render_html
 
@@ -223,17 +222,21 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     password = form.get("password", "")
     session = current_session(request)
     assert session is not None
-    user = await reception_store.get_user(context(request).store, session.user.username)
-
-    # TODO: failed step-ups are audited but do not count towards the login lockout.
-    if user is None or not isinstance(password, str) or not await verify_password(
-            user.password_hash, password):
-        await actions.audit(_store(request), _actor(request), "case.step_up_failed",
-                            case_id=case_id, reason=reason)
-        return _page(request, "hr_unlock.html", status=403, case_id=case_id,
-                     error="hr.step_up_failed")
-
     ctx = context(request)
+
+    # The password check goes through `login`, so a failed step-up counts towards the same
+    # lockout as a failed login, and a locked account cannot unlock cases either.
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
+        password = ""
+    result = await login(ctx.store, session.user.username, password, ctx.clock())
+    if result.user is None:
+        await actions.audit(_store(request), _actor(request), "case.step_up_failed",
+                            case_id=case_id, reason=reason, detail=result.failure)
+        log.warning("hr_step_up_failed", user=session.user.username, case_id=case_id,
+                    failure=result.failure)
+        error = "auth.locked" if result.failure == "locked" else "hr.step_up_failed"
+        return _page(request, "hr_unlock.html", status=403, case_id=case_id, error=error)
+
     expires = ctx.clock() + timedelta(minutes=ctx.config.hr.step_up_minutes)
     request.app[UNLOCKS][(session.csrf_token, case_id)] = Unlock(reason=reason,
                                                                  expires_at=expires)
