@@ -108,7 +108,7 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
     """
     out = out or sys.stdout
     configure_logging("warning", "console")
-    if keep_store is not None and keep_store.exists():
+    if keep_store is not None and keep_store.exists():  # noqa: ASYNC240 -- one stat at start
         raise DemoError(both("demo.store_exists", path=keep_store))
 
     folder = Path(tempfile.mkdtemp(prefix="callscreen-demo-"))

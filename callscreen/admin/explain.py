@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callscreen.admin.options import config_and_store_path, configure_command_logging
-from callscreen.commands.core import display_width
+from callscreen.commands.text import display_width
 from callscreen.errors import CallscreenError, StoreError
 from callscreen.i18n import both, t
 from callscreen.numbers.model import NumberFacts
