@@ -128,6 +128,7 @@ async def add_entry(request: web.Request) -> web.StreamResponse:
             note=form_text(form, "note", limit=MAX_NOTE_CHARS),
             expires=form_text(form, "expires", limit=40))
     except FormError as exc:
+        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
         return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
     except InvalidListEntryError as exc:
         log.warning("admin_list_add_rejected", field=exc.field)
@@ -157,11 +158,13 @@ async def remove_entry(request: web.Request) -> web.StreamResponse:
             raise FormError("admin.list_bad_id", value=repr(id_text))
         reason = form_text(form, "reason", limit=MAX_NOTE_CHARS)
     except FormError as exc:
+        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
         return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
 
     removed = await list_service.remove_entries(Store(ctx.store), admin_actor(request),
                                                 [entry_id], reason=reason)
     if not removed:
+        log.warning("admin_list_remove_not_found", entry_id=entry_id)
         return await _page(request, Filters(), Outcome(error=t("list.not_found", locale)),
                            status=404)
 
@@ -180,6 +183,7 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     upload = form.get("file")
     if not isinstance(upload, FileField):
+        log.warning("admin_list_form_rejected", path=request.path, reason="no_file")
         return await _page(request, Filters(),
                            Outcome(error=t("admin.list_import_no_file", locale)), status=400)
     try:
@@ -187,6 +191,7 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
         if default_list is not None:
             default_list = form_choice(form, "list", LIST_NAMES)
     except FormError as exc:
+        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
         return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
 
     name = (upload.filename or "upload.csv")[:MAX_FILENAME_CHARS]
@@ -202,6 +207,7 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
             problems=tuple(exc.problems)), status=400)
 
     if result.rejected:
+        log.warning("admin_list_import_rejected", problems=len(result.problems))
         return await _page(request, Filters(), Outcome(
             error=t("admin.list_import_rejected", locale, count=len(result.problems)),
             problems=tuple(result.problems)), status=400)

@@ -79,7 +79,7 @@ def form_text(form: Any, name: str, *, limit: int, required: bool = False) -> st
     value = form.get(name, "")
     text = value.strip() if isinstance(value, str) else ""
     if (required and not text) or len(text) > limit:
-        raise FormError("admin.list_bad_field", name=name, limit=limit)
+        raise FormError("admin.bad_field", name=name, limit=limit)
 
     return text
 

@@ -76,9 +76,8 @@ async def add_user(request: web.Request) -> web.StreamResponse:
         username = form_text(form, "username", limit=MAX_USERNAME_FIELD_CHARS, required=True)
         role = form_choice(form, "role", ROLES)
         await users.add_user(ctx.store, admin_actor(request), username, _password(form), role)
-    except FormError as exc:
-        return await _page(request, status=400, error=exc.text(locale))
-    except UserChangeError as exc:
+    except (FormError, UserChangeError) as exc:
+        log.warning("admin_user_change_rejected", action="add", reason=exc.message_id)
         return await _page(request, status=400, error=t(exc.message_id, locale, **exc.params))
 
     return await _page(request, message=t("auth.user_added", locale, username=username,
@@ -140,9 +139,9 @@ async def change_user(request: web.Request) -> web.StreamResponse:
         role = form_text(form, "role", limit=40)
         fields = {"password": _password(form), "role": role}
         message_id = await change(ctx.store, admin_actor(request), username, fields)
-    except FormError as exc:
-        return await _page(request, status=400, error=exc.text(locale))
-    except UserChangeError as exc:
+    except (FormError, UserChangeError) as exc:
+        log.warning("admin_user_change_rejected", action=request.match_info["action"],
+                    reason=exc.message_id)
         status = 404 if exc.message_id == "auth.user_not_found" else 400
         return await _page(request, status=status,
                            error=t(exc.message_id, locale, **exc.params))
