@@ -20,7 +20,7 @@ from callscreen.metrics import CONTENT_TYPE
 from callscreen.notify.outbox import Notifier
 from callscreen.reception.scripts import ScriptRenderer
 from callscreen.web.app import create_app
-from callscreen.web.context import WebContext
+from callscreen.web.context import AdminHooks, WebContext
 from callscreen.web.rejections import LIMITER, access_logger_class
 
 if TYPE_CHECKING:
@@ -120,7 +120,10 @@ async def _start_web(daemon: Daemon) -> WebServer:
         await daemon.refresh_history()
         await on_feedback(daemon.hr, call_id, employee_id)
 
-    context = WebContext(config, daemon.store.db, daemon.hub, on_feedback=feedback_given)
+    admin = AdminHooks(health=lambda: health_snapshot(daemon, metrics=daemon.metrics),
+                       reload=daemon.reload, lists_changed=daemon.refresh_history)
+    context = WebContext(config, daemon.store.db, daemon.hub, on_feedback=feedback_given,
+                         admin=admin)
     app = create_app(context)
     add_health_routes(app, daemon)
     daemon.web_app = app

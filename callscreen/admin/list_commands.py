@@ -1,7 +1,8 @@
 """`callscreen list add|remove|import|export|show`: the allow/block lists from a terminal.
 
-A running daemon re-reads the stored lists every 30 seconds (LIST_REFRESH_INTERVAL in
-callscreen.screening), so changes made here apply to calls within that time.
+Changes go through `callscreen.admin.list_service`, which audits them as "cli:<login name>".
+A running daemon re-reads the stored lists every few seconds (REFRESH_INTERVAL_S in
+callscreen.daemon), so changes made here apply to calls within that time.
 """
 
 from __future__ import annotations
@@ -14,26 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from callscreen.admin.lists import (
-    MAX_IMPORT_BYTES,
-    ParsedImport,
-    decode_csv,
-    export_csv,
-    parse_expiry,
-    parse_import,
-)
+from callscreen.admin import list_service
+from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv
 from callscreen.admin.options import configure_command_logging, open_store
 from callscreen.admin.patterns import normal_pattern
+from callscreen.admin.users import AdminActor
 from callscreen.errors import ImportFileError
 from callscreen.i18n import both
-from callscreen.store import Store
-from callscreen.store.admin import (
-    NewListEntry,
-    add_list_entries,
-    list_entries,
-    remove_list_entries,
-)
-from callscreen.store.lists import InvalidListEntryError, ListEntry
+from callscreen.store.admin import list_entries
+from callscreen.store.lists import ListEntry
 
 EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 
@@ -41,40 +31,18 @@ EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 async def list_add(args: argparse.Namespace) -> int:
     """Add one entry; an identical entry already in force is reported and not added again."""
     configure_command_logging()
-    now = datetime.now(UTC)
     async with open_store(args) as (config, store):
-        zone = ZoneInfo(config.numbers.time_zone)
-        pattern = normal_pattern(args.list, args.match, args.number, config.numbers)
-        expires_at = _expiry_argument(args.expires, zone, now)
+        result = await list_service.add_entry(
+            store, config.numbers, AdminActor.cli(), list_name=args.list, match=args.match,
+            number=args.number, note=args.note, expires=args.expires or "", added_by=args.by)
 
-        existing = await _entries_like(store, args.list, args.match, pattern, now)
-        if existing:
-            print(both("list.exists", id=existing[0].id, pattern=pattern))
-            return 0
-
-        entry = NewListEntry(args.list, args.match, pattern, args.note, expires_at)
-        ids = await add_list_entries(store.db, [entry], added_by=args.by, added_at=now,
-                                     action="list_add")
-
-    print(both("list.added", id=ids[0], list=args.list, match=args.match, pattern=pattern))
+    if result.existed:
+        print(both("list.exists", id=result.entry_id, pattern=result.pattern))
+        return 0
+    print(both("list.added", id=result.entry_id, list=args.list, match=args.match,
+               pattern=result.pattern))
     print(both("list.takes_effect"))
     return 0
-
-
-def _expiry_argument(text: str | None, zone: ZoneInfo, now: datetime) -> datetime | None:
-    expires_at = parse_expiry(text or "", zone)
-    if expires_at is not None and expires_at <= now:
-        raise InvalidListEntryError(
-            f"到期时间已过 / expiry {text!r} is in the past", field="expires", value=text or "")
-
-    return expires_at
-
-
-async def _entries_like(store: Store, list_name: str | None, match: str, pattern: str,
-                        now: datetime) -> list[ListEntry]:
-    entries = await list_entries(store.db, now=now, list_name=list_name)
-
-    return [entry for entry in entries if entry.match == match and entry.pattern == pattern]
 
 
 async def list_remove(args: argparse.Namespace) -> int:
@@ -87,14 +55,15 @@ async def list_remove(args: argparse.Namespace) -> int:
             # The list name only has to be valid here: both lists store the same form.
             pattern = normal_pattern(args.list or "block", args.match, args.number,
                                      config.numbers)
-            ids.extend(entry.id for entry in
-                       await _entries_like(store, args.list, args.match, pattern, now))
+            ids.extend(entry.id for entry in await list_service.find_entries(
+                store, args.list, args.match, pattern, now))
         if not ids:
             print(both("list.not_found"), file=sys.stderr)
             return 1
 
-        removed = await remove_list_entries(store.db, ids, removed_by=args.by,
-                                            removed_at=now, reason=args.note)
+        removed = await list_service.remove_entries(store, AdminActor.cli(), ids,
+                                                    reason=args.note, removed_by=args.by,
+                                                    now=now)
 
     if not removed:
         print(both("list.not_found"), file=sys.stderr)
@@ -107,27 +76,19 @@ async def list_remove(args: argparse.Namespace) -> int:
 async def list_import(args: argparse.Namespace) -> int:
     """Import a CSV file: all rows or none, unless --skip-bad imports the valid rows."""
     configure_command_logging()
-    now = datetime.now(UTC)
     data = _read_import_file(args.file)
     async with open_store(args) as (config, store):
-        text, encoding = decode_csv(data, args.file)
-        parsed = parse_import(text, encoding=encoding, default_list=args.list,
-                              numbers=config.numbers, now=now)
-        for problem in parsed.problems:
-            print(f"{args.file}: {problem}", file=sys.stderr)
-        if parsed.problems and not args.skip_bad:
-            print(both("list.import_rejected", count=len(parsed.problems)), file=sys.stderr)
-            return 1
+        result = await list_service.import_csv(
+            store, config.numbers, AdminActor.cli(), data, args.file, default_list=args.list,
+            skip_bad=args.skip_bad, added_by=args.by)
 
-        fresh = await _without_stored(store, parsed, now)
-        entries = [entry for _line, entry in fresh]
-        if entries:
-            await add_list_entries(store.db, entries, added_by=args.by, added_at=now,
-                                   action="list_import")
-
-    duplicates = parsed.duplicates + len(parsed.entries) - len(fresh)
-    print(both("list.imported", count=len(entries), encoding=encoding,
-               duplicates=duplicates, bad=len(parsed.problems)))
+    for problem in result.problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    if result.rejected:
+        print(both("list.import_rejected", count=len(result.problems)), file=sys.stderr)
+        return 1
+    print(both("list.imported", count=result.imported, encoding=result.encoding,
+               duplicates=result.duplicates, bad=len(result.problems)))
     return 0
 
 
@@ -140,19 +101,6 @@ def _read_import_file(path: str) -> bytes:
                                           error=exc.strerror)]) from exc
 
     return data
-
-
-async def _without_stored(store: Store, parsed: ParsedImport,
-                          now: datetime) -> list[tuple[int, NewListEntry]]:
-    stored = {
-        (entry.list_name, entry.match, entry.pattern)
-        for entry in await list_entries(store.db, now=now)
-    }
-
-    return [
-        (line, entry) for line, entry in parsed.entries
-        if (entry.list_name, entry.match, entry.pattern) not in stored
-    ]
 
 
 async def list_export(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ import argparse
 import ipaddress
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -181,40 +183,71 @@ async def status_command(args: argparse.Namespace) -> int:
     return EXIT_OK if snapshot.get("status") == "ok" else EXIT_DEGRADED
 
 
+Translate = Callable[..., str]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthLine:
+    """One line of the health report: its text, indent depth and whether it is a problem."""
+
+    text: str
+    depth: int = 0
+    problem: bool = False
+
+
 def format_health(snapshot: dict[str, Any]) -> str:
     """Render the health JSON for a terminal, Chinese first with English beside it."""
+    lines = []
+    for line in health_lines(snapshot, both):
+        prefix = "  ! " if line.problem else "  " * line.depth
+        lines.append(prefix + line.text)
+
+    return "\n".join(lines)
+
+
+def health_lines(snapshot: dict[str, Any], translate: Translate) -> list[HealthLine]:
+    """Return the lines of the health report, worded by `translate(message_id, **params)`.
+
+    `callscreen status` passes `both`; the admin page passes the visitor's language.
+    """
     ami = snapshot.get("ami") or {}
     agi = snapshot.get("agi") or {}
     store = snapshot.get("store") or {}
     state = "ok" if snapshot.get("status") == "ok" else "degraded"
     ami_up = bool(ami.get("connected") and ami.get("logged_in"))
-    lines = [
-        both("status.header", version=snapshot.get("version", "?")) + ": "
-        + both(f"status.state_{state}"),
-        both("status.ami_up" if ami_up else "status.ami_not_up",
-             reconnects=ami.get("reconnects", 0), events=ami.get("events_received", 0)),
-        both("status.agi_listening" if agi.get("listening") else "status.agi_not_listening",
-             host=agi.get("host", "?"), port=agi.get("port", "?")),
-        both("status.store", path=store.get("path", "?")),
-        both("status.outbox", backlog=(snapshot.get("outbox") or {}).get("backlog", "—")),
+    texts = [
+        translate("status.header", version=snapshot.get("version", "?")) + ": "
+        + translate(f"status.state_{state}"),
+        translate("status.ami_up" if ami_up else "status.ami_not_up",
+                  reconnects=ami.get("reconnects", 0), events=ami.get("events_received", 0)),
+        translate("status.agi_listening" if agi.get("listening")
+                  else "status.agi_not_listening",
+                  host=agi.get("host", "?"), port=agi.get("port", "?")),
+        translate("status.store", path=store.get("path", "?")),
+        translate("status.outbox",
+                  backlog=(snapshot.get("outbox") or {}).get("backlog", "—")),
     ]
-    lines.extend(_reload_lines(snapshot.get("reload")))
-    lines.extend(f"  ! {problem}" for problem in snapshot.get("problems", []))
+    lines = [HealthLine(text) for text in texts]
+    lines.extend(_reload_lines(snapshot.get("reload"), translate))
+    lines.extend(HealthLine(str(problem), problem=True)
+                 for problem in snapshot.get("problems", []))
 
-    return "\n".join(lines)
-
-
-def _reload_lines(reload: dict[str, Any] | None) -> list[str]:
-    if reload is None:
-        return [both("status.reload_none")]
-    if reload.get("ok"):
-        lines = [both("status.reload_ok", at=reload.get("at", "?"), path=reload.get("path"))]
-        restart = reload.get("restart_needed") or []
-        if restart:
-            lines.append("  " + both("status.restart_needed", sections=", ".join(restart)))
-        return lines
-
-    lines = [both("status.reload_error", at=reload.get("at", "?"), path=reload.get("path"))]
-    lines.extend(f"    {problem}" for problem in reload.get("problems", []))
     return lines
 
+
+def _reload_lines(reload: dict[str, Any] | None, translate: Translate) -> list[HealthLine]:
+    if reload is None:
+        return [HealthLine(translate("status.reload_none"))]
+    if reload.get("ok"):
+        lines = [HealthLine(translate("status.reload_ok", at=reload.get("at", "?"),
+                                      path=reload.get("path")))]
+        restart = reload.get("restart_needed") or []
+        if restart:
+            lines.append(HealthLine(translate("status.restart_needed",
+                                              sections=", ".join(restart)), depth=1))
+        return lines
+
+    lines = [HealthLine(translate("status.reload_error", at=reload.get("at", "?"),
+                                  path=reload.get("path")))]
+    lines.extend(HealthLine(str(problem), depth=2) for problem in reload.get("problems", []))
+    return lines

@@ -1,4 +1,7 @@
-"""Reception subcommands: `directory`, `users` and `phones`."""
+"""Reception subcommands: `directory`, `users` and `phones`.
+
+Account changes go through `callscreen.admin.users`, which audits each one.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callscreen.admin import users
 from callscreen.cli import add_config_argument, config_from_args
 from callscreen.errors import ImportFileError
 from callscreen.i18n import both, t
@@ -82,6 +86,17 @@ def _register_users(actions: Any) -> None:
 
     parser = _subcommand(actions, "disable", "停用账号 / disable an account", users_disable)
     parser.add_argument("username")
+
+    parser = _subcommand(actions, "enable", "启用账号 / enable an account", users_enable)
+    parser.add_argument("username")
+
+    parser = _subcommand(actions, "unlock", "解除登录锁定 / end a lockout after failed logins",
+                         users_unlock)
+    parser.add_argument("username")
+
+    parser = _subcommand(actions, "role", "更改角色 / change an account's role", users_role)
+    parser.add_argument("username")
+    parser.add_argument("role", choices=store.ROLES)
 
     _subcommand(actions, "list", "列出账号 / list accounts", users_list)
 
@@ -163,14 +178,19 @@ async def directory_find(args: argparse.Namespace) -> int:
 
 
 async def users_add(args: argparse.Namespace) -> int:
-    """Create a console account."""
+    """Create a console account; the change is audited as "cli:<login name>"."""
     password = read_password(args)
     _check_password(password)
 
     async with _open_store(args) as db:
-        await accounts.create_user(db, args.username, password, args.role)
+        try:
+            await users.add_user(db, users.AdminActor.cli(), args.username, password,
+                                 args.role)
+        except users.UserChangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
 
-    print(both("auth.user_added", username=args.username, role=args.role))
+    print(both("auth.user_added", username=args.username.strip(), role=args.role))
     return 0
 
 
@@ -179,38 +199,61 @@ async def users_passwd(args: argparse.Namespace) -> int:
     password = read_password(args)
     _check_password(password)
 
-    async with _open_store(args) as db:
-        changed = await accounts.change_password(db, args.username, password)
+    async def change(db: Database, actor: users.AdminActor, username: str) -> None:
+        await users.reset_password(db, actor, username, password)
 
-    if not changed:
-        print(both("auth.user_not_found", username=args.username), file=sys.stderr)
-        return 1
-    print(both("auth.password_changed", username=args.username))
-    return 0
+    return await _change_user(args, change, "auth.password_changed")
 
 
 async def users_disable(args: argparse.Namespace) -> int:
     """Disable an account and end its sessions."""
-    async with _open_store(args) as db:
-        changed = await store.set_disabled(db, args.username, True)
+    return await _change_user(args, users.disable_user, "auth.user_disabled")
 
-    if not changed:
-        print(both("auth.user_not_found", username=args.username), file=sys.stderr)
-        return 1
-    print(both("auth.user_disabled", username=args.username))
+
+async def users_enable(args: argparse.Namespace) -> int:
+    """Enable a disabled account."""
+    return await _change_user(args, users.enable_user, "auth.user_enabled")
+
+
+async def users_unlock(args: argparse.Namespace) -> int:
+    """End a lockout after too many failed logins."""
+    return await _change_user(args, users.unlock_user, "auth.user_unlocked")
+
+
+async def users_role(args: argparse.Namespace) -> int:
+    """Give an account another role; its sessions end."""
+    async with _open_store(args) as db:
+        try:
+            await users.change_role(db, users.AdminActor.cli(), args.username, args.role)
+        except users.UserChangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+
+    print(both("auth.user_role_changed", username=args.username, role=args.role))
+    return 0
+
+
+async def _change_user(args: argparse.Namespace,
+                       change: Callable[[Database, users.AdminActor, str], Awaitable[None]],
+                       done_message_id: str) -> int:
+    async with _open_store(args) as db:
+        try:
+            await change(db, users.AdminActor.cli(), args.username)
+        except users.UserChangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+
+    print(both(done_message_id, username=args.username))
     return 0
 
 
 async def users_list(args: argparse.Namespace) -> int:
-    """Print username, role and state of every account."""
+    """Print username, role and state (active, locked or disabled) of every account."""
     async with _open_store(args) as db:
-        users = await store.list_users(db)
+        accounts_found = await users.list_accounts(db)
 
-    now = datetime.now(UTC)
-    for user in users:
-        locked = user.locked_until is not None and user.locked_until > now
-        state = "disabled" if user.disabled else "locked" if locked else "active"
-        print(f"{user.username}\t{user.role}\t{state}")
+    for account in accounts_found:
+        print(f"{account.username}\t{account.role}\t{account.state}")
     return 0
 
 

@@ -110,10 +110,13 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
 
 
 async def add_list_entries(db: Database, entries: Sequence[NewListEntry], *, added_by: str,
-                           added_at: datetime, action: str) -> list[int]:
+                           added_at: datetime, action: str, actor: str | None = None
+                           ) -> list[int]:
     """Insert the entries and one audit row in one transaction; return the new ids.
 
-    Raises InvalidListEntryError before writing anything when any entry is not in normal form.
+    The audit row names `actor` (default `added_by`), who may differ from the name kept on
+    the entries, e.g. "cli:root" for `--by it-admin`. Raises InvalidListEntryError before
+    writing anything when any entry is not in normal form.
     """
     for entry in entries:
         validate_entry(entry.list_name, entry.match, entry.pattern)
@@ -123,7 +126,7 @@ async def add_list_entries(db: Database, entries: Sequence[NewListEntry], *, add
         for entry in entries:
             ids.append(await _insert_entry(connection, entry, added_by, added_at))
         detail = _entries_detail(ids, entries)
-        await append_entry(connection, at=added_at, actor=added_by, action=action,
+        await append_entry(connection, at=added_at, actor=actor or added_by, action=action,
                            case_id=None, detail=detail)
 
     log.info("list_entries_added", action=action, count=len(ids), added_by=added_by)
@@ -153,10 +156,12 @@ def _entries_detail(ids: Sequence[int], entries: Sequence[NewListEntry]) -> str:
 
 
 async def remove_list_entries(db: Database, entry_ids: Sequence[int], *, removed_by: str,
-                              removed_at: datetime, reason: str = "") -> list[int]:
+                              removed_at: datetime, reason: str = "",
+                              actor: str | None = None) -> list[int]:
     """Mark the entries removed and audit it in one transaction; return the ids removed.
 
-    Ids that are missing or already removed are left out of the result.
+    The audit row names `actor` (default `removed_by`). Ids that are missing or already
+    removed are left out of the result.
     """
     removed: list[int] = []
     async with db.write("list_remove") as connection:
@@ -169,7 +174,7 @@ async def remove_list_entries(db: Database, entry_ids: Sequence[int], *, removed
             if cursor.rowcount == 1:
                 removed.append(entry_id)
         if removed:
-            await append_entry(connection, at=removed_at, actor=removed_by,
+            await append_entry(connection, at=removed_at, actor=actor or removed_by,
                                action="list_remove", case_id=None, reason=reason,
                                detail=json.dumps({"ids": removed}))
 

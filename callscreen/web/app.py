@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from callscreen.web import console, events, login, phone_xml
+from callscreen.web.admin import setup_admin_routes
 from callscreen.web.auth import CONTEXT, session_middleware
 from callscreen.web.context import WebContext
 from callscreen.web.hr import setup_hr_routes
@@ -42,7 +43,7 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 def create_app(ctx: WebContext) -> web.Application:
-    """Build the web application for the reception console and desk-phone screens."""
+    """Build the web application: console, desk-phone screens, HR and admin pages."""
     # The rejection log is outermost, so it also logs what session_middleware rejects.
     app = web.Application(middlewares=[rejection_middleware, session_middleware],
                           client_max_size=ctx.config.web.max_body_bytes)
@@ -56,6 +57,7 @@ def create_app(ctx: WebContext) -> web.Application:
     app.add_routes(events.routes)
     app.add_routes(phone_xml.routes)
     setup_hr_routes(app)
+    setup_admin_routes(app)
     app.router.add_static("/static", STATIC_DIR, append_version=True)
 
     app.on_response_prepare.append(_add_security_headers)

@@ -140,9 +140,16 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | Any]:
 
     aiohttp raises ValueError (UnicodeDecodeError included) for a urlencoded body that is
     not UTF-8, and for multipart bodies without a boundary or with a part without a name.
+    A body over `[web] max_body_bytes` gets 413 with a text naming the limit.
     """
     try:
         return await request.post()
+    except web.HTTPRequestEntityTooLarge as exc:
+        limit = context(request).config.web.max_body_bytes
+        log.warning("form_too_large", path=request.path, limit=limit)
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=limit, actual_size=request.content_length or limit + 1,
+            text=both("web.too_large", limit=limit)) from exc
     except ValueError as exc:
         request[REJECTION_REASON] = "bad_form"
         log.warning("form_rejected", path=request.path, content_type=request.content_type,

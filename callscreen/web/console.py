@@ -93,7 +93,8 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     employees = await store.list_employees(ctx.store)
 
     return render_html(request, "console.html", locale, calls=calls, employees=employees,
-                       csrf_token=session.csrf_token, username=session.user.username)
+                       csrf_token=session.csrf_token, username=session.user.username,
+                       role=session.user.role)
 
 
 @routes.post("/console/calls/{call_id}/feedback")

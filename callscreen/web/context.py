@@ -5,12 +5,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from callscreen.config import Config
 from callscreen.hub import CallHub
 from callscreen.reception.scripts import ScriptRenderer
 from callscreen.store import Store
 from callscreen.store.db import Database
+
+if TYPE_CHECKING:
+    from callscreen.admin.reload import ReloadResult
+
+
+@dataclass(frozen=True)
+class AdminHooks:
+    """Callbacks into the running daemon, for the admin pages."""
+
+    # Returns the /healthz JSON that `callscreen status` prints.
+    health: Callable[[], dict[str, Any]]
+    # Reloads the config file at the given path, as SIGHUP does.
+    reload: Callable[[str], Awaitable[ReloadResult]]
+    # Re-reads the stored lists, so that a change made on the admin pages applies to the next call.
+    lists_changed: Callable[[], Awaitable[None]]
 
 
 def _utc_now() -> datetime:
@@ -32,6 +48,9 @@ class WebContext:
     # Called after reception feedback is stored, with the call id and the employee asked
     # for; the daemon points it at the HR evaluation.
     on_feedback: Callable[[str, str | None], Awaitable[None]] | None = None
+    # None when no daemon runs in this process: the admin pages then show no health and
+    # cannot reload.
+    admin: AdminHooks | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.store, Store):
