@@ -72,6 +72,7 @@ class Account:
     locked: bool
     failed_logins: int
     locked_until: datetime | None
+    last_login_at: datetime | None = None
 
     @property
     def state(self) -> str:
@@ -89,7 +90,8 @@ async def list_accounts(db: Database, now: datetime | None = None) -> list[Accou
     return [
         Account(username=user.username, role=user.role, disabled=user.disabled,
                 locked=user.locked_until is not None and user.locked_until > moment,
-                failed_logins=user.failed_logins, locked_until=user.locked_until)
+                failed_logins=user.failed_logins, locked_until=user.locked_until,
+                last_login_at=user.last_login_at)
         for user in users
     ]
 

@@ -104,7 +104,7 @@ async def login(db: Database, username: str, password: str, now: datetime) -> Lo
     if not await verify_password(user.password_hash, password):
         return await _count_failure(db, user, now)
 
-    await store.record_login_success(db, user.id)
+    await store.record_login_success(db, user.id, at=now)
     log.info("login_succeeded", user_id=user.id, role=user.role)
     return LoginResult(user)
 
@@ -114,7 +114,7 @@ async def _count_failure(db: Database, user: store.User, now: datetime) -> Login
     expired_lock = user.locked_until is not None and user.locked_until <= now
     failures = 1 if expired_lock else user.failed_logins + 1
     if expired_lock:
-        await store.record_login_success(db, user.id)
+        await store.clear_login_failures(db, user.id)
 
     locked_until = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
     await store.record_login_failure(db, user.id, locked_until=locked_until)

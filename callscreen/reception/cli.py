@@ -248,12 +248,16 @@ async def _change_user(args: argparse.Namespace,
 
 
 async def users_list(args: argparse.Namespace) -> int:
-    """Print username, role and state (active, locked or disabled) of every account."""
+    """Print username, role, state (active, locked or disabled) and last login of each account.
+
+    The last login is UTC ISO 8601, or "-" when the account never logged in.
+    """
     async with _open_store(args) as db:
         accounts_found = await users.list_accounts(db)
 
     for account in accounts_found:
-        print(f"{account.username}\t{account.role}\t{account.state}")
+        last_login = account.last_login_at.isoformat() if account.last_login_at else "-"
+        print(f"{account.username}\t{account.role}\t{account.state}\t{last_login}")
     return 0
 
 

@@ -37,6 +37,7 @@ class User:
     disabled: bool
     failed_logins: int
     locked_until: datetime | None
+    last_login_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,8 @@ class Phone:
 
 # S608 is silenced below because the only text formatted into SQL is these constant column
 # lists; every value is a bound parameter.
-USER_COLUMNS = "id, username, password_hash, role, disabled, failed_logins, locked_until"
+USER_COLUMNS = ("id, username, password_hash, role, disabled, failed_logins, locked_until,"
+                " last_login_at")
 EMPLOYEE_COLUMNS = "employee_id, name, department, extension, did, pinyin, initials"
 
 
@@ -81,6 +83,7 @@ def _user(row: sqlite3.Row) -> User:
         id=int(row["id"]), username=row["username"], password_hash=row["password_hash"],
         role=row["role"], disabled=bool(row["disabled"]), failed_logins=int(row["failed_logins"]),
         locked_until=optional_from_db_time(row["locked_until"]),
+        last_login_at=optional_from_db_time(row["last_login_at"]),
     )
 
 
@@ -179,9 +182,18 @@ async def record_login_failure(db: Database, user_id: int, *, locked_until: date
         )
 
 
-async def record_login_success(db: Database, user_id: int) -> None:
-    """Reset the failure count and any lockout after a correct password."""
+async def record_login_success(db: Database, user_id: int, *, at: datetime) -> None:
+    """Reset the failure count and any lockout after a correct password given at `at`."""
     async with db.write("record_login_success") as connection:
+        await connection.execute(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ?"
+            " WHERE id = ?", (to_db_time(at), user_id),
+        )
+
+
+async def clear_login_failures(db: Database, user_id: int) -> None:
+    """Reset the failure count and the lockout, as when a lockout has run out."""
+    async with db.write("clear_login_failures") as connection:
         await connection.execute(
             "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user_id,)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import sqlite3
 from pathlib import Path
 
@@ -50,6 +51,23 @@ async def test_users_page_lists_roles_and_states(admin_site: AdminSite) -> None:
         assert f'data-username="{username}"' in html
     assert "人事" in html
     assert "（您）" in html
+
+
+async def test_users_page_shows_last_login(admin_site: AdminSite) -> None:
+    client, _token = await admin_client(admin_site)
+
+    async with client:
+        html = await (await client.get("/admin/users")).text()
+    listed = await asyncio.to_thread(run_cli, "users", "list", "--config",
+                                     admin_site.config_path)
+
+    admin_row = html.split('data-username="管理员"', 1)[1].split("</tr>", 1)[0]
+    reception_row = html.split('data-username="前台"', 1)[1].split("</tr>", 1)[0]
+    assert "从未登录" not in admin_row
+    assert re.search(r'class="last-login">\d{4}-\d{2}-\d{2} \d{2}:\d{2}<', admin_row)
+    assert "从未登录" in reception_row
+    assert re.search(r"^管理员\tadmin\tactive\t\d{4}-\d{2}-\d{2}T", listed.stdout, re.M)
+    assert "前台\treception\tactive\t-" in listed.stdout
 
 
 async def test_add_user_follows_password_rules(admin_site: AdminSite) -> None:
