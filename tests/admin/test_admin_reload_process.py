@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from callscreen.pbx.fake import FakeAsterisk, FakeCall
+from callscreen.pbx.fake.asterisk import DEMO_AMI_SECRET
 
 from .conftest import run_cli
 
@@ -31,6 +33,7 @@ EVENT_TIMEOUT_S = 15.0
 # Three virtual-operator numbers from different blocks: each scores 25 on its number kind
 # alone, and none adds repeat-caller history to the next.
 FIRST, SECOND, THIRD = "17012345678", "17112345678", "16512345678"
+IN_FLIGHT_CALLS = 10
 
 
 @dataclass
@@ -76,11 +79,19 @@ class Setup:
     agi_port: int
     web_port: int
 
-    def write(self, rules: str) -> None:
-        """Write the config file with `rules` as the body of its [rules] table."""
+    def write(self, rules: str, *, ami_port: int | None = None) -> None:
+        """Write the config file with `rules` as the body of its [rules] table.
+
+        With `ami_port`, the daemon logs in to the fake PBX's AMI there; otherwise AMI is off.
+        """
+        if ami_port is None:
+            ami = "ami_enabled = false"
+        else:
+            ami = (f'ami_host = "127.0.0.1"\nami_port = {ami_port}\n'
+                   f'ami_secret = "{DEMO_AMI_SECRET}"')
         self.config.write_text(f"""
 [asterisk]
-ami_enabled = false
+{ami}
 agi_host = "127.0.0.1"
 agi_port = {self.agi_port}
 
@@ -114,9 +125,9 @@ def setup(tmp_path: Path) -> Setup:
                  web_port=_free_port())
 
 
-@pytest.fixture
-async def daemon(setup: Setup) -> AsyncIterator[DaemonProcess]:
-    setup.write("flag_threshold = 40")
+@contextlib.asynccontextmanager
+async def running_daemon(setup: Setup) -> AsyncIterator[DaemonProcess]:
+    """Run `callscreen run` on the config file as written; stop it with SIGTERM."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "callscreen", "run", "--config", str(setup.config),
         "--pid-file", str(setup.pid_file),
@@ -134,6 +145,13 @@ async def daemon(setup: Setup) -> AsyncIterator[DaemonProcess]:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), timeout=30)
         await running.reader
+
+
+@pytest.fixture
+async def daemon(setup: Setup) -> AsyncIterator[DaemonProcess]:
+    setup.write("flag_threshold = 40")
+    async with running_daemon(setup) as running:
+        yield running
 
 
 async def verdict_of_call(setup: Setup, caller: str) -> str:
@@ -193,3 +211,47 @@ async def test_good_reload_clears_status_error(setup: Setup, daemon: DaemonProce
     assert status.code == 0, status.stdout + status.stderr
     assert "flag_threshold" not in status.stdout
     assert await verdict_of_call(setup, THIRD) == "allow"
+
+
+async def test_reload_keeps_calls_in_flight(setup: Setup) -> None:
+    fake = FakeAsterisk(agi_port=setup.agi_port, ring_delay_s=0.5)
+    await fake.start()
+    setup.write("flag_threshold = 40", ami_port=fake.ami_port)
+    callers = [f"1391234{index:04d}" for index in range(IN_FLIGHT_CALLS)]
+
+    try:
+        async with running_daemon(setup) as daemon:
+            await daemon.wait_for("ami_logged_in")
+            calls = [asyncio.create_task(fake.place_call(FakeCall(caller, talk_seconds=1.0)))
+                     for caller in callers]
+            await daemon.wait_for("call_screened", after=IN_FLIGHT_CALLS - 1)
+
+            setup.write("flag_threshold = 20", ami_port=fake.ami_port)
+            os.kill(daemon.process.pid, signal.SIGHUP)
+            results = await asyncio.gather(*calls)
+            await daemon.wait_for("config_reloaded")
+            rows = await wait_for_ended_calls(setup.store, IN_FLIGHT_CALLS)
+            events = [entry.get("event") for entry in daemon.events]
+    finally:
+        await fake.close()
+
+    assert events.index("config_reloaded") < events.index("call_recorded")
+    assert [result.agi_status for result in results] == ["SUCCESS"] * IN_FLIGHT_CALLS
+    assert all("CALLSCREEN_VERDICT" in result.variables for result in results)
+    assert sorted(linkedid for linkedid, _ in rows) == sorted(r.linkedid for r in results)
+    assert all(answered_by == "100" for _, answered_by in rows)
+
+
+async def wait_for_ended_calls(store: Path, count: int) -> list[tuple[str, str]]:
+    """Wait until `count` calls have ended in the store; return (linkedid, answered_by) rows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + EVENT_TIMEOUT_S
+    rows: list[tuple[str, str]] = []
+    while loop.time() < deadline:
+        with contextlib.closing(sqlite3.connect(store)) as connection:
+            rows = connection.execute(
+                "SELECT linkedid, answered_by FROM calls WHERE ended_at IS NOT NULL").fetchall()
+        if len(rows) >= count:
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{len(rows)} of {count} calls ended in the store")
