@@ -92,7 +92,9 @@ def demo_config(folder: Path, web_port: int, store_path: Path | None = None) -> 
         numbers=replace(config.numbers, area_code="021"),
         store=replace(config.store, path=str(store_path or folder / "demo.sqlite3")),
         web=replace(config.web, port=web_port),
-        reception=replace(config.reception, company_name="示例科技有限公司"),
+        reception=replace(config.reception, company_name="示例科技有限公司",
+                          company_name_en="Example Technology Co., Ltd.",
+                          receptionist_name="陈静", receptionist_name_en="Chen Jing"),
         hr=replace(config.hr, reception_extensions=["100"]),
         notify=replace(config.notify, channels=["print"]),
     )

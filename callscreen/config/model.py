@@ -109,6 +109,9 @@ class ReceptionConfig:
 
     company_name: str = _opt("本公司", min_len=1, max_len=100)
     receptionist_name: str = _opt("前台", max_len=50)
+    # English scripts use these; empty means the Chinese value above.
+    company_name_en: str = _opt("", max_len=100)
+    receptionist_name_en: str = _opt("", max_len=50)
     locale: str = _opt("zh-CN", choices=("zh-CN", "en"))
     scripts_dir: str = _opt("", max_len=500)
 

@@ -138,9 +138,13 @@ class ScriptRenderer:
         """Return the variables every template receives."""
         local_now = self._clock().astimezone(self._zone)
 
+        reception = self._reception
+        english = locale == "en"
+
         return {
-            "company_name": self._reception.company_name,
-            "receptionist_name": self._reception.receptionist_name,
+            "company_name": (english and reception.company_name_en) or reception.company_name,
+            "receptionist_name": ((english and reception.receptionist_name_en)
+                                  or reception.receptionist_name),
             "greeting": greeting_for(local_now, locale),
             "caller_org": caller_org,
         }

@@ -58,6 +58,24 @@ def test_script_uses_company_receptionist_and_greeting():
     assert script.say.startswith("上午好，这里是示例科技前台，我是小王。")
 
 
+def test_english_script_uses_english_names():
+    reception = ReceptionConfig(company_name="示例科技", receptionist_name="小王",
+                                company_name_en="Example Tech", receptionist_name_en="Wang")
+    renderer = ScriptRenderer(Config(reception=reception), clock=lambda: NOON_UTC)
+
+    english = renderer.render("collector", "en")
+    chinese = renderer.render("collector", "zh-CN")
+
+    assert english.say.startswith("Good morning, Example Tech reception, this is Wang speaking.")
+    assert chinese.say.startswith("上午好，这里是示例科技前台，我是小王。")
+
+
+def test_english_script_falls_back_to_chinese_names():
+    script = renderer_with().render("collector", "en")
+
+    assert script.say.startswith("Good morning, 示例科技 reception, this is 小王 speaking.")
+
+
 def test_collector_script_states_both_rules():
     say = renderer_with().render("collector", "zh-CN").say
 
