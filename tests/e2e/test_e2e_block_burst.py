@@ -48,7 +48,7 @@ async def test_rotating_block_numbers_get_flagged(pbx) -> None:
 
 
 async def test_one_number_repeating_is_no_burst(pbx) -> None:
-    daemon, fake = pbx
+    _daemon, fake = pbx
 
     results = [await fake.place_call(FakeCall("17051230001", talk_seconds=1.0))
                for _ in range(6)]

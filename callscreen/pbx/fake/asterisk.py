@@ -40,7 +40,8 @@ class FakeAsterisk:
                  system_name: str = "callscreen-pbx", ring_delay_s: float = 0.0,
                  time_scale: float = 1.0, ami_port: int = 0,
                  login_failure_delay_s: float = 1.0, agi_timeout_s: float = 10.0,
-                 dialplan: Literal["callscreen", "callscreen-freepbx", "capture"] = "callscreen") -> None:
+                 dialplan: Literal["callscreen", "callscreen-freepbx", "capture"] = "callscreen",
+                 ) -> None:
         _require_loopback(agi_host)
         self._channels: dict[str, FakeChannel] = {}
         self._ami = AmiServer(username=ami_username, secret=ami_secret,

@@ -178,15 +178,13 @@ def callscreen_dialplan(agi_url: str, *, freepbx: bool = False) -> Dialplan:
     FreePBX's inbound routes ring reception.
     """
     globals_, contexts = callscreen_include(agi_url)
-    ring = (
+    ring: tuple[Step, ...] = (
         Step("Dial", "Local/${RECEPTION}@internal,20"),
         Step("Hangup"),
     )
-    if freepbx:
-        trunk = {"_X.": ring, "s": ring}
-    else:
-        gosub = (Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"),) + ring
-        trunk = {"_X.": gosub, "s": gosub}
+    if not freepbx:
+        ring = (Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"), *ring)
+    trunk = {"_X.": ring, "s": ring}
     contexts["from-trunk"] = trunk
     reception = (
         Step("NoOp", "Reception answering call from ${CALLERID(all)}"),
