@@ -57,6 +57,13 @@ class RecentHistory:
         self._by_key: dict[str, list[Tag]] = {}
         self._by_block: dict[str, deque[Tag]] = {}
         self._last_tag_id = 0
+        # (started_at, key) per number block, for the block-burst rule.
+        self._block_calls: dict[str, deque[tuple[datetime, str]]] = {}
+
+    @property
+    def block_burst_window(self) -> timedelta:
+        """Return how far back the block-burst rule counts the numbers of a block."""
+        return timedelta(minutes=self._rules.block_burst_window_minutes)
 
     @property
     def repeat_window(self) -> timedelta:
@@ -74,12 +81,15 @@ class RecentHistory:
         self._calls.clear()
         self._by_key.clear()
         self._by_block.clear()
+        self._block_calls.clear()
         self._last_tag_id = 0
 
-        rows = await store.db.fetch_all(LOAD_CALLS_SQL, (to_db_time(now - self.repeat_window),),
+        since = now - max(self.repeat_window, self.block_burst_window)
+        rows = await store.db.fetch_all(LOAD_CALLS_SQL, (to_db_time(since),),
                                         action="load_recent_calls")
         for key, started_at in rows:
             self._calls.setdefault(key, deque()).append(from_db_time(started_at))
+            self._add_block_call(key, from_db_time(started_at))
         added = await self.refresh_tags(store, now)
         log.info("recent_history_loaded", calls=len(rows), tags=added)
 
@@ -98,6 +108,7 @@ class RecentHistory:
         """Count a call from `key` (a NumberFacts.key) that started at `at`."""
         if key:
             self._calls.setdefault(key, deque()).append(at)
+            self._add_block_call(key, at)
 
     def history(self, facts: NumberFacts, now: datetime) -> History:
         """Return the caller's History as `Store.history` computes it, from memory."""
@@ -112,6 +123,7 @@ class RecentHistory:
 
         return History(
             calls_in_window=self._count_calls(facts.key, now),
+            block_callers_in_window=self._count_block_callers(facts, now),
             number_reputation=decayed_sum(_weighed(own), now, half_life, TAG_WEIGHTS),
             block_reputation=decayed_sum(_weighed(block), now, half_life, TAG_WEIGHTS),
             employment_checks=decayed_sum(_weighed(own), now, half_life,
@@ -122,6 +134,8 @@ class RecentHistory:
         """Forget calls and tags that fell out of every window, so memory stays bounded."""
         for key in list(self._calls):
             self._drop_old_calls(key, now)
+        for block in list(self._block_calls):
+            self._drop_old_block_calls(block, now)
         tag_since = now - self.max_age
         for key in list(self._by_key):
             kept = [tag for tag in self._by_key[key] if tag.created_at >= tag_since]
@@ -153,11 +167,40 @@ class RecentHistory:
         if not times:
             del self._calls[key]
 
+    def _add_block_call(self, key: str, at: datetime) -> None:
+        block = _block_of(key)
+        if block:
+            self._block_calls.setdefault(block, deque()).append((at, key))
+
+    def _count_block_callers(self, facts: NumberFacts, now: datetime) -> int:
+        """Count the other numbers of the caller's block that called in [now - window, now)."""
+        if not facts.block or facts.block not in self._block_calls:
+            return 0
+        self._drop_old_block_calls(facts.block, now)
+        since = now - self.block_burst_window
+        keys = {key for at, key in self._block_calls.get(facts.block, ())
+                if since <= at < now and key != facts.key}
+        return len(keys)
+
+    def _drop_old_block_calls(self, block: str, now: datetime) -> None:
+        calls = self._block_calls[block]
+        since = now - self.block_burst_window
+        while calls and calls[0][0] < since:
+            calls.popleft()
+        if not calls:
+            del self._block_calls[block]
+
     def _add_tag(self, key: str, block: str, tag: Tag) -> None:
         if key:
             self._by_key.setdefault(key, []).append(tag)
         if block:
             self._by_block.setdefault(block, deque(maxlen=MAX_TAGS_PER_BLOCK)).append(tag)
+
+
+def _block_of(key: str) -> str:
+    """Return the block of an E.164 key as NumberFacts.block has it: the key less its last
+    four digits. Service keys ("svc:95588") have no block."""
+    return key[:-4] if key.startswith("+") and len(key) > 5 else ""
 
 
 def _weighed(tags: list[Tag]) -> list[tuple[TagKind, datetime]]:

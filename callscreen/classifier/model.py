@@ -60,6 +60,8 @@ class History:
     calls_in_window: int = 0  # earlier calls from the same number within the repeat window
     number_reputation: float = 0.0  # decayed sum of reception tags on the number (+ collector)
     block_reputation: float = 0.0  # decayed sum over other numbers of the same block
+    # other numbers of the same block that called within the block-burst window
+    block_callers_in_window: int = 0
     employment_checks: float = 0.0  # decayed count of "employment check" tags on the number
     list_matches: tuple[ListMatch, ...] = ()
 

@@ -102,6 +102,21 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
     return None
 
 
+def block_burst_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
+    """Score a burst of calls from different numbers of one block, as rotating collectors
+    place them, without waiting for reception to tag any of the numbers.
+
+    TODO: only the daemon's in-memory history counts these calls. Store.history and
+    `callscreen replay` leave block_callers_in_window at 0, so they do not apply this rule.
+    """
+    numbers = history.block_callers_in_window + 1
+    if facts.block and numbers >= rules.block_burst_count and rules.block_burst_score:
+        return reason("block_burst", rules.block_burst_score, numbers=numbers,
+                      minutes=rules.block_burst_window_minutes,
+                      block=_masked_block(facts.block)), Category.COLLECTOR
+    return None
+
+
 def employment_check_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Mark numbers reception tagged as employment or income verification."""
     if history.employment_checks >= 0.5:
@@ -120,5 +135,6 @@ RULES: tuple[Rule, ...] = (
     repeat_rule,
     number_reputation_rule,
     block_reputation_rule,
+    block_burst_rule,
     employment_check_rule,
 )

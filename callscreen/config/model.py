@@ -34,7 +34,8 @@ class AsteriskConfig:
     agi_host: str = _opt("127.0.0.1", host=True)
     agi_port: int = _opt(4573, min=0, max=65535)
     decision_deadline_ms: int = _opt(300, min=20, max=5000)
-    inbound_contexts: list[str] = _opt(["from-trunk", "from-pstn", "from-external"], min_len=1)
+    inbound_contexts: list[str] = _opt(
+        ["from-trunk", "from-pstn", "from-external", "callscreen-from-trunk"], min_len=1)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class RulesConfig:
     repeat_count: int = _opt(3, min=2, max=1000)
     repeat_window_minutes: int = _opt(120, min=1, max=60 * 24 * 30)
     repeat_score: int = _opt(25, min=0, max=100)
+    block_burst_count: int = _opt(4, min=2, max=1000)
+    block_burst_window_minutes: int = _opt(10, min=1, max=60 * 24)
+    block_burst_score: int = _opt(25, min=0, max=100)
     reputation_half_life_days: float = _opt(30.0, min=0.5, max=3650)
     reputation_max_age_days: float = _opt(180.0, min=1, max=3650)
     number_collector_score: int = _opt(45, min=0, max=100)

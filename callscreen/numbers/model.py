@@ -25,7 +25,8 @@ class NumberFacts:
     """A normalised caller ID and the facts derived from it.
 
     `e164` is None for anonymous and invalid caller IDs and for service short codes that
-    have no E.164 form; `key` is then the value lists and history match on.
+    have no E.164 form; `key` is then the value lists and history match on. An invalid
+    mobile-shaped number in a range that is not allocated keeps its E.164 form and key.
     """
 
     raw: str

@@ -48,8 +48,8 @@ _SERVICE_PREFIXES = ("95", "96", "10", "12")
 # and 9 are trunk prefixes, mobiles and service codes, so they are never local numbers.
 _LOCAL_NUMBER = re.compile(r"[2-8]\d{6,7}")
 
-# Any 1[3-9]x number of 11 digits is treated as a mobile even when the phonenumbers metadata
-# does not list its range yet, because new ranges reach callers before they reach the metadata.
+# The shape of a Chinese mobile number: 11 digits starting 1[3-9]. "86" + this shape is read
+# as a country code and a national number even in a range phonenumbers does not list.
 _MOBILE_SHAPE = re.compile(r"1[3-9]\d{9}")
 
 # E.164 allows at most 15 digits, so "+86" leaves 13 for the national number.
@@ -269,7 +269,12 @@ def _cn_kind(number: PhoneNumber, national: str) -> NumberKind | None:
     if phonenumbers.is_valid_number(number):
         kind = _type_kind(number, national)
     elif _MOBILE_SHAPE.fullmatch(national):
-        kind = NumberKind.MOBILE
+        # A mobile-shaped number in a range that is not allocated (140-144, 154, 174, 194
+        # and others in phonenumbers 9.0) is a made-up caller ID. It keeps its E.164 form,
+        # so lists and history still match it.
+        # NOTE: a range allocated after the installed phonenumbers release is also read as
+        # invalid (kind_scores.invalid) until phonenumbers is upgraded.
+        return NumberKind.INVALID
     else:
         return None
 

@@ -6,16 +6,23 @@ It does no I/O, so a capture can be replayed into it and the records compared.
 
 Calls are keyed by Linkedid, which every channel of one call shares, including both
 halves of a Local channel and the channels it dials. A call counts as inbound when one
-of its channels is in an inbound context at Newchannel or at its first Newexten. The
+of its channels is in an inbound context at Newchannel or at its first Newexten, or when
+its dialplan enters callscreen's screening subroutine, whatever context it started in. The
 call ends once every channel of the Linkedid has hung up.
+
+Times are the `now` passed to `feed`, the daemon's clock at receipt. An event's
+`Timestamp:` header (manager.conf `timestampevents = yes`) is used instead only when it
+lies within `MAX_TIMESTAMP_SKEW` of `now`, because it is more precise when events are read
+in bursts, while a PBX clock that is wrong would store calls in 1970 or 9999.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -25,13 +32,25 @@ from callscreen.pbx.model import CallerName, CallRecord
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_INBOUND_CONTEXTS = frozenset({"from-trunk", "from-pstn", "from-trunk-qs", "from-external"})
+# The trunk contexts of dialplan/README.md (plain Asterisk and FreePBX) and of the
+# recorded PBX; `[asterisk] inbound_contexts` in the config replaces this set.
+DEFAULT_INBOUND_CONTEXTS = frozenset({
+    "from-trunk", "from-pstn", "from-trunk-qs", "from-external", "callscreen-from-trunk",
+})
+# The subroutine of dialplan/callscreen.conf: only inbound calls are screened, so a channel
+# entering it is inbound even when its trunk context is missing from inbound_contexts.
+SCREENING_CONTEXTS = frozenset({"callscreen-screen"})
 DEFAULT_MAX_CALLS = 10_000
 
-# Variables the screening dialplan sets to the dialled number; "s" means "no DID".
-_DID_VARIABLES = frozenset({"screen_did", "__screen_did"})
+# An event Timestamp further than this from the arrival time is ignored.
+MAX_TIMESTAMP_SKEW = timedelta(seconds=60)
+_REJECTED_TIMESTAMP_LOG_INTERVAL_S = 60.0
+
+# Variables a screening dialplan sets to the dialled number, lower case; "s" means "no DID".
+# dialplan/callscreen.conf sets __CALLSCREEN_DID; the recorded PBX set __SCREEN_DID.
+DID_VARIABLES = frozenset({"callscreen_did", "__callscreen_did", "screen_did", "__screen_did"})
 # The only VarSet variables the tracker reads. VarSet is about a third of all AMI events.
-_USED_VARIABLES = _DID_VARIABLES | {"agistatus"}
+_USED_VARIABLES = DID_VARIABLES | {"agistatus"}
 _NO_DID = frozenset({"", "s"})
 
 
@@ -115,6 +134,7 @@ class CallTracker:
         self._calls: dict[str, _Call] = {}
         self._channels: dict[str, _Channel] = {}
         self._bridges: dict[str, set[str]] = {}
+        self._timestamps = _TimestampCheck()
         self._handlers: dict[str, Callable[[AmiMessage, datetime], list[TrackerEvent]]] = {
             "newchannel": self._on_newchannel,
             "newexten": self._on_newexten,
@@ -141,8 +161,9 @@ class CallTracker:
     def feed(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         """Apply one AMI message; return the CallStarted / CallEnded it causes.
 
-        `now` is the arrival time, used unless the event has a `Timestamp:` header.
-        Events about unknown or finished channels are ignored.
+        `now` is the arrival time (UTC), used unless the event has a `Timestamp:` header
+        within `MAX_TIMESTAMP_SKEW` of it. Events about unknown or finished channels are
+        ignored.
         """
         event = msg.event.lower()
         handler = self._handlers.get(event)
@@ -153,7 +174,7 @@ class CallTracker:
             # into headers.
             return []
 
-        return handler(msg, _event_time(msg, now))
+        return handler(msg, self._timestamps.event_time(msg, now))
 
     def reconcile(self, active_linkedids: set[str], now: datetime,
                   channels: ChannelList | None = None) -> list[TrackerEvent]:
@@ -284,8 +305,10 @@ class CallTracker:
 
         first = not channel.seen_exten
         channel.seen_exten = True
-        in_inbound_context = (msg.get("Context") or "") in self._inbound_contexts
-        if first and in_inbound_context and not channel.inbound:
+        context = msg.get("Context") or ""
+        screening = context in SCREENING_CONTEXTS
+        in_inbound_context = screening or context in self._inbound_contexts
+        if (first or screening) and in_inbound_context and not channel.inbound:
             channel.inbound = True
             self._mark_inbound(call, channel, now, exten=msg.get("Exten") or "")
         # AppDial/AppDial2 are markers Asterisk emits for the outgoing side of a Dial or
@@ -320,15 +343,18 @@ class CallTracker:
 
     def _on_varset(self, msg: AmiMessage, now: datetime) -> list[TrackerEvent]:
         channel, call = self._lookup(msg)
-        if channel is None or call is None or call.record is None:
+        if channel is None or call is None:
             return []
 
+        # The DID is kept even before the call is known to be inbound: a trunk context
+        # missing from inbound_contexts may set it before entering the screening context.
         variable = (msg.get("Variable") or "").lower()
         value = msg.get("Value") or ""
-        if variable in _DID_VARIABLES and value not in _NO_DID and not call.did_from_variable:
+        if variable in DID_VARIABLES and value not in _NO_DID and not call.did_from_variable:
             call.did_from_variable = value
-            call.record.did = value
-        elif variable == "agistatus" and channel.inbound:
+            if call.record is not None:
+                call.record.did = value
+        elif variable == "agistatus" and channel.inbound and call.record is not None:
             call.record.agi_status = value
 
         return []
@@ -344,7 +370,7 @@ class CallTracker:
         answered_by = _party(msg.get("DestChannel") or "") or _real_exten(msg.get("DestExten"))
         record = call.record
         if record.answered_at is None and channel.inbound:
-            record.answered_at = now
+            record.answered_at = max(now, record.started_at)
             record.answered_by = answered_by
             call.answered_uniqueid = msg.get("DestUniqueid") or ""
         elif _is_local_partner(channel.name, self._channel_name(call.answered_uniqueid)):
@@ -429,6 +455,7 @@ class CallTracker:
                 uniqueid=channel.uniqueid,
                 channel=channel.name,
                 started_at=now,
+                did=call.did_from_variable,
             )
         if not call.caller_uniqueid:
             self._set_caller(call, channel)
@@ -474,7 +501,9 @@ class CallTracker:
             return []
 
         events = self._start(call)
-        record.ended_at = now
+        # With Timestamps from the PBX mixed with arrival times, `now` can be slightly
+        # behind the start; a record never ends before it starts.
+        record.ended_at = max(now, record.started_at)
         record.talk_seconds = round(call.talk)
         record.bridged_seconds_by_party = {
             party: round(seconds) for party, seconds in call.party_seconds.items()
@@ -504,14 +533,14 @@ class CallTracker:
         for other_id in members:
             other = self._channels.get(other_id)
             if other is not None and other.bridged_at is not None:
-                overlap = (now - max(channel.bridged_at, other.bridged_at)).total_seconds()
+                overlap = _seconds_between(max(channel.bridged_at, other.bridged_at), now)
                 self._add_party_time(channel, other, overlap)
                 self._add_party_time(other, channel, overlap)
         call = self._calls.get(channel.linkedid)
         if call is not None and call.caller_uniqueid == channel.uniqueid:
             # TODO: this counts time the caller sits alone in a bridge (e.g. after the
             # other party left) as talk time; count only overlaps with another member.
-            call.talk += (now - channel.bridged_at).total_seconds()
+            call.talk += _seconds_between(channel.bridged_at, now)
         if not members:
             self._bridges.pop(channel.bridge_id, None)
         channel.bridge_id = ""
@@ -548,16 +577,47 @@ class CallTracker:
         return channel.name if channel is not None else ""
 
 
-def _event_time(msg: AmiMessage, now: datetime) -> datetime:
-    # Present only with `timestampevents = yes` in manager.conf: seconds since the epoch.
-    stamp = msg.get("Timestamp")
-    if not stamp:
-        return now
-    try:
-        return datetime.fromtimestamp(float(stamp), UTC)
-    except (ValueError, OverflowError, OSError):
-        log.warning("ami_bad_timestamp", ami_event=msg.event, timestamp=stamp[:40])
-        return now
+class _TimestampCheck:
+    """Pick each event's time and log, at most once a minute, Timestamps it rejects."""
+
+    def __init__(self) -> None:
+        self._rejected = 0
+        self._logged_at: float | None = None
+
+    def event_time(self, msg: AmiMessage, now: datetime) -> datetime:
+        # Present only with `timestampevents = yes` in manager.conf: seconds since the epoch.
+        stamp = msg.get("Timestamp")
+        if not stamp:
+            return now
+
+        try:
+            event_time = datetime.fromtimestamp(float(stamp), UTC)
+        except (ValueError, OverflowError, OSError):
+            self._reject(msg, stamp, now, reason="unparsable")
+            return now
+        if abs(event_time - now) > MAX_TIMESTAMP_SKEW:
+            self._reject(msg, stamp, now, reason="skew")
+            return now
+
+        return event_time
+
+    def _reject(self, msg: AmiMessage, stamp: str, now: datetime, *, reason: str) -> None:
+        self._rejected += 1
+        clock = time.monotonic()
+        if self._logged_at is not None and (
+                clock - self._logged_at < _REJECTED_TIMESTAMP_LOG_INTERVAL_S):
+            return
+
+        log.warning("ami_timestamp_rejected", ami_event=msg.event, timestamp=stamp[:40],
+                    reason=reason, received_at=now.isoformat(),
+                    max_skew_s=MAX_TIMESTAMP_SKEW.total_seconds(), rejected=self._rejected)
+        self._logged_at = clock
+        self._rejected = 0
+
+
+def _seconds_between(start: datetime, end: datetime) -> float:
+    """Return the seconds from `start` to `end`, or 0 when event times run backwards."""
+    return max(0.0, (end - start).total_seconds())
 
 
 def _party(channel: str) -> str:

@@ -179,3 +179,47 @@ def test_same_inputs_give_same_decision() -> None:
     history = History(calls_in_window=3, block_reputation=0.7)
 
     assert classify(facts(), history, RULES) == classify(facts(), history, RULES)
+
+
+def test_block_burst_counts_this_call_too() -> None:
+    history = History(block_callers_in_window=RULES.block_burst_count - 1)
+
+    decision = classify(facts(), history, RULES)
+
+    assert rules_of(decision.reasons) == ["block_burst"]
+    assert decision.score == RULES.block_burst_score
+    assert "(+861391***)" in decision.reasons[0].text_en
+
+
+def test_block_burst_below_count_adds_nothing() -> None:
+    history = History(block_callers_in_window=RULES.block_burst_count - 2)
+
+    decision = classify(facts(), history, RULES)
+
+    assert rules_of(decision.reasons) == []
+
+
+def test_block_burst_flags_virtual_operator() -> None:
+    history = History(block_callers_in_window=RULES.block_burst_count - 1)
+
+    decision = classify(facts(NumberKind.VIRTUAL_OPERATOR, "+8617051230001"), history, RULES)
+
+    assert rules_of(decision.reasons) == ["kind.virtual_operator", "block_burst"]
+    assert decision.verdict is Verdict.FLAG
+    assert decision.category is Category.COLLECTOR
+
+
+def test_block_burst_score_zero_disables_rule() -> None:
+    history = History(block_callers_in_window=50)
+
+    decision = classify(facts(), history, replace(RULES, block_burst_score=0))
+
+    assert rules_of(decision.reasons) == []
+
+
+def test_block_burst_needs_a_block() -> None:
+    history = History(block_callers_in_window=50)
+
+    decision = classify(facts(NumberKind.ANONYMOUS, None), history, RULES)
+
+    assert "block_burst" not in rules_of(decision.reasons)

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callscreen.classifier import History, classify
+from callscreen.config.model import RulesConfig
 from callscreen.numbers.model import NumberKind
 from callscreen.numbers.normalise import MAX_RAW_LENGTH, normalise
 
@@ -74,6 +76,10 @@ CASES = [
     Case("19152005807", "", MOBILE, "+8619152005807", "+8619152005807", "+861915200", "", ""),
     Case("19938009001", "", MOBILE, "+8619938009001", "+8619938009001", "+861993800", "", ""),
     Case("+8619152005807", "", MOBILE, "+8619152005807", "+8619152005807", "+861915200", "", ""),
+    # Mobile-shaped numbers in ranges that are not allocated are invalid but keep E.164.
+    Case("14012345678", "", INVALID, "+8614012345678", "+8614012345678", "+861401234", "", ""),
+    Case("+8615412345678", "", INVALID, "+8615412345678", "+8615412345678", "+861541234", "", ""),
+    Case("8619412345678", "", INVALID, "+8619412345678", "+8619412345678", "+861941234", "", ""),
     # Landlines with an area code, with and without the trunk 0, and with a country code.
     Case("02161234567", "", LANDLINE, SH_LANDLINE, SH_LANDLINE, SH_BLOCK, "上海市", "上海市"),
     Case("2161234567", "", LANDLINE, SH_LANDLINE, SH_LANDLINE, SH_BLOCK, "上海市", "上海市"),
@@ -215,17 +221,44 @@ def test_normalise_one_key_for_every_mobile_form() -> None:
     assert keys == {"+8613912345678"}
 
 
+# The 1[3-9]x prefixes that phonenumbers 9.0.43 lists as no mobile range.
+UNALLOCATED_MOBILE_PREFIXES = frozenset({
+    "140", "141", "142", "143", "144", "146", "148", "149", "154", "160", "161", "163", "164",
+    "168", "169", "174", "179", "194",
+})
+
+
 @pytest.mark.parametrize("prefix", [str(p) for p in range(130, 200)])
 def test_normalise_mobile_with_inner_double_zero(prefix: str) -> None:
     # Digits 6 and 7 are "00", which old parser data mistook for an international prefix.
     numbers = [f"{prefix}{middle}00{tail}" for middle, tail in [("52", "5807"), ("38", "9001")]]
+    expected = (INVALID,) if prefix in UNALLOCATED_MOBILE_PREFIXES else (MOBILE, VIRTUAL)
 
     for number in numbers:
         for form in (number, f"0{number}", f"+86{number}", f"86{number}"):
             facts = normalise(form)
 
-            assert facts.kind in (MOBILE, VIRTUAL), form
+            assert facts.kind in expected, form
             assert facts.e164 == f"+86{number}", form
+
+
+@pytest.mark.parametrize("prefix", sorted(UNALLOCATED_MOBILE_PREFIXES))
+def test_unallocated_mobile_range_is_invalid(prefix: str) -> None:
+    facts = normalise(f"{prefix}12345678")
+
+    assert facts.kind is INVALID
+    assert facts.key == f"+86{prefix}12345678"
+    assert facts.carrier == ""
+
+
+@pytest.mark.parametrize("prefix", sorted(UNALLOCATED_MOBILE_PREFIXES))
+def test_unallocated_mobile_range_scores_invalid(prefix: str) -> None:
+    rules = RulesConfig()
+
+    decision = classify(normalise(f"{prefix}12345678"), History(), rules)
+
+    assert [reason.rule for reason in decision.reasons] == ["kind.invalid"]
+    assert decision.score == rules.kind_scores["invalid"]
 
 
 def test_normalise_service_code_has_no_e164() -> None:

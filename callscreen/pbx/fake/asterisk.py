@@ -29,8 +29,10 @@ class FakePbxError(CallscreenError, ValueError):
 class FakeAsterisk:
     """A fake PBX: serves AMI on 127.0.0.1 and calls a FastAGI server for each placed call.
 
-    `dialplan="callscreen"` runs the model of callscreen's include; `"capture"` runs the
-    dialplan that produced the recorded traffic, for comparisons with the capture.
+    `dialplan="callscreen"` runs the model of callscreen's include wired into a plain
+    Asterisk trunk context, `"callscreen-freepbx"` the same include with the trunk delivering
+    to `[callscreen-from-trunk]` as on FreePBX, and `"capture"` the dialplan that produced
+    the recorded traffic, for comparisons with the capture.
     """
 
     def __init__(self, *, agi_host: str = "127.0.0.1", agi_port: int = 4573,
@@ -38,7 +40,8 @@ class FakeAsterisk:
                  system_name: str = "callscreen-pbx", ring_delay_s: float = 0.0,
                  time_scale: float = 1.0, ami_port: int = 0,
                  login_failure_delay_s: float = 1.0, agi_timeout_s: float = 10.0,
-                 dialplan: Literal["callscreen", "capture"] = "callscreen") -> None:
+                 dialplan: Literal["callscreen", "callscreen-freepbx", "capture"] = "callscreen",
+                 ) -> None:
         _require_loopback(agi_host)
         self._channels: dict[str, FakeChannel] = {}
         self._ami = AmiServer(username=ami_username, secret=ami_secret,
@@ -100,9 +103,11 @@ def _build_dialplan(kind: str, agi_host: str, agi_port: int) -> Dialplan:
         return capture_dialplan(url)
     if kind == "callscreen":
         return callscreen_dialplan(url)
+    if kind == "callscreen-freepbx":
+        return callscreen_dialplan(url, freepbx=True)
 
     raise FakePbxError(f"未知的模拟拨号方案 / unknown fake dialplan {kind!r}; "
-                       "use 'callscreen' or 'capture'")
+                       "use 'callscreen', 'callscreen-freepbx' or 'capture'")
 
 
 def _require_loopback(host: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import structlog
@@ -20,6 +22,22 @@ log = structlog.get_logger(__name__)
 STOP = "stop"
 
 
+class Jump(NamedTuple):
+    """A dialplan location to continue at."""
+
+    context: str
+    exten: str
+    priority: int
+
+
+@dataclass(slots=True)
+class Frame:
+    """One Gosub level: where Return continues and the caller's LOCAL(ARGn) values."""
+
+    return_to: Jump
+    arguments: dict[str, str]
+
+
 class CallRunner:
     """Walks the inbound channel through the dialplan; also the AGI session's hooks."""
 
@@ -35,6 +53,8 @@ class CallRunner:
             caller_num=call.caller, caller_name=call.name_text())
         self.result = FakeCallResult(uniqueid, uniqueid, self.channel.name)
         self.caller_hung_up = False
+        self._frames: list[Frame] = []
+        self._arguments: dict[str, str] = {}
 
     async def run(self) -> FakeCallResult:
         """Run the call to its end and return what happened."""
@@ -86,23 +106,22 @@ class CallRunner:
     # --- dialplan -------------------------------------------------------------------------
 
     async def _walk(self) -> None:
-        steps = self.dialplan.steps_for(self.channel.exten)
-        extension = self.channel.exten
+        channel = self.channel
+        steps = self.dialplan.steps_for(channel.context, channel.exten)
         priority = 1
         while priority <= len(steps):
             step = steps[priority - 1]
-            self.channel.priority = priority
-            data = self._step_data(step)
-            self.events.new_exten(self.channel, step.app, data, extension)
+            channel.priority = priority
+            data = expand(step.data, self.variables_of(channel))
+            self.events.new_exten(channel, step.app, data, channel.exten)
 
             outcome = await self._apply(step, data)
 
             if outcome == STOP:
                 return
-            if isinstance(outcome, tuple):
-                extension, priority = outcome
-                self.channel.exten = extension
-                steps = self.dialplan.steps_for(extension)
+            if isinstance(outcome, Jump):
+                channel.context, channel.exten, priority = outcome
+                steps = self.dialplan.steps_for(channel.context, channel.exten)
             elif isinstance(outcome, str):
                 priority = _label_priority(steps, outcome)
             else:
@@ -111,27 +130,28 @@ class CallRunner:
         # Running off the end of an extension hangs the channel up normally.
         self._hang_up(16)
 
-    def _step_data(self, step: Step) -> str:
-        if step.app == "GotoIf" and step.condition is not None:
-            flag = step.condition(self.variables_of(self.channel))
-            return f"{int(flag)}?{step.target}"
-
-        return expand(step.data, self.variables_of(self.channel))
-
-    async def _apply(self, step: Step, data: str) -> str | tuple[str, int] | None:
+    async def _apply(self, step: Step, data: str) -> str | Jump | None:
         if step.app == "Set":
             self._apply_set(data)
         elif step.app == "Goto":
-            exten, _, priority = data.partition(",")
-            return exten, int(priority or "1")
+            return self._goto(data)
         elif step.app == "GotoIf":
-            return step.target if data.startswith("1") else None
+            flag, _, label = data.partition("?")
+            return label if flag == "1" else None
+        elif step.app == "Gosub":
+            return self._gosub(data)
+        elif step.app == "Return":
+            return self._return()
         elif step.app == "UserEvent":
             return self.user_event(self.channel, data)
         elif step.app == "AGI":
             return await self._agi(data)
         elif step.app == "Dial":
             return await self._dial(data)
+        elif step.app == "Answer":
+            self.answer()
+        elif step.app == "Wait":
+            await self.sleep(float(data or "0"))
         elif step.app == "Playback":
             self._playback()
         elif step.app == "Hangup":
@@ -139,6 +159,43 @@ class CallRunner:
             return STOP
 
         return None
+
+    def _goto(self, data: str) -> Jump:
+        parts = data.split(",")
+        context = parts[0] if len(parts) == 3 else self.channel.context
+
+        return Jump(context, parts[-2], int(parts[-1] or "1"))
+
+    def _gosub(self, data: str) -> Jump:
+        """Push a return address and set the LOCAL(ARGn) variables, as app_stack does.
+
+        NOTE: no capture contains Gosub; the VarSet names follow app_stack.c, which
+        publishes each argument as `LOCAL(ARGn)`.
+        """
+        target, _, args = data.partition("(")
+        context, exten, priority = target.split(",")
+        channel = self.channel
+        self._frames.append(Frame(Jump(channel.context, channel.exten, channel.priority + 1),
+                                  dict(self._arguments)))
+        self._arguments = {}
+        for index, value in enumerate(args.rstrip(")").split(",") if args.rstrip(")") else [],
+                                      start=1):
+            self._arguments[f"ARG{index}"] = value
+            self.events.var_set(channel, f"LOCAL(ARG{index})", value)
+
+        return Jump(context, exten, int(priority))
+
+    def _return(self) -> Jump | str:
+        if not self._frames:
+            log.warning("fake_return_without_gosub", uniqueid=self.channel.uniqueid)
+            self._hang_up(16)
+            return STOP
+
+        frame = self._frames.pop()
+        self._arguments = frame.arguments
+        self.set_on(self.channel, "GOSUB_RETVAL", "")
+
+        return frame.return_to
 
     def _apply_set(self, data: str) -> None:
         name, _, value = data.partition("=")
@@ -213,7 +270,10 @@ class CallRunner:
 
     def variables_of(self, channel: FakeChannel) -> dict[str, str]:
         """Return a channel's variables plus the dialplan functions and fake settings."""
-        values = {name.lstrip("_"): value for name, value in channel.variables.items()}
+        values = dict(self.dialplan.globals)
+        values.update({name.lstrip("_"): value for name, value in channel.variables.items()})
+        if channel is self.channel:
+            values.update(self._arguments)
         values.update({
             "EXTEN": channel.exten,
             "CALLERID(num)": channel.caller_num,

@@ -2,35 +2,38 @@
 
 `capture_dialplan` mirrors the `[from-trunk]` and `[internal]` contexts that produced the
 recorded Asterisk 22.10.1 traffic, so the fake's events can be compared with the capture.
-`callscreen_dialplan` models the include callscreen ships: screen over FastAGI, ring
-untagged when AGISTATUS is not SUCCESS, play a message and hang up with cause 21 on `block`,
-otherwise tag the caller-ID name and dial reception.
+`callscreen_dialplan` models the include callscreen ships (`dialplan/callscreen.conf`),
+wired either the plain Asterisk way (the trunk context calls `Gosub(callscreen-screen,...)`)
+or the FreePBX way (the trunk delivers to `[callscreen-from-trunk]`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-Condition = Callable[[Mapping[str, str]], bool]
+Extensions = Mapping[str, tuple["Step", ...]]
 
 _VARIABLE_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+# The only expression form the dialplans here use: $["left" = "right"] or with !=.
+_COMPARISON = re.compile(r'\$\["([^"]*)" (!?=) "([^"]*)"\]')
+
+# The contexts of callscreen's include; a test checks them against dialplan/callscreen.conf.
+SCREEN_CONTEXT = "callscreen-screen"
+FROM_TRUNK_CONTEXT = "callscreen-from-trunk"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One dialplan priority: an application, its data template and an optional label.
+    """One dialplan priority: an application, its data as written and an optional label.
 
-    `data` may reference `${NAME}` the way the dialplan does. A `GotoIf` step carries a
-    `condition` over the channel's variables and jumps to `target` when it is true.
+    `data` may reference `${NAME}` and compare with `$["a" = "b"]` the way the dialplan does.
     """
 
     app: str
     data: str = ""
     label: str = ""
-    condition: Condition | None = None
-    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,33 +41,37 @@ class Dialplan:
     """The contexts one fake call walks through, and how its screening verdict is read."""
 
     inbound_context: str
-    extensions: Mapping[str, tuple[Step, ...]]  # keyed "_X.", "s" and named extensions
+    contexts: Mapping[str, Extensions]  # extensions keyed "_X.", "s" or a name
     reception_context: str
     reception_steps: tuple[Step, ...]
     verdict_variable: str
     block_value: str
+    globals: Mapping[str, str] = field(default_factory=dict)
 
-    def steps_for(self, exten: str) -> tuple[Step, ...]:
-        """Return the priorities of `exten`, matching digits to `_X.` as Asterisk would."""
-        if exten in self.extensions:
-            return self.extensions[exten]
-        if exten.isdigit() and "_X." in self.extensions:
-            return self.extensions["_X."]
+    def steps_for(self, context: str, exten: str) -> tuple[Step, ...]:
+        """Return the priorities of `exten` in `context`, matching digits to `_X.` as
+        Asterisk would."""
+        extensions = self.contexts[context]
+        if exten in extensions:
+            return extensions[exten]
+        if exten.isdigit() and "_X." in extensions:
+            return extensions["_X."]
 
-        return self.extensions["s"]
+        return extensions["s"]
 
 
 def expand(template: str, variables: Mapping[str, str]) -> str:
-    """Replace each `${NAME}` by its value; an unset name expands to "" as in Asterisk."""
-    return _VARIABLE_REFERENCE.sub(lambda match: variables.get(match.group(1), ""), template)
+    """Replace each `${NAME}` by its value (unset expands to "") and evaluate comparisons."""
+    text = _VARIABLE_REFERENCE.sub(lambda match: variables.get(match.group(1), ""), template)
+
+    return _COMPARISON.sub(_compare, text)
 
 
-def _is_equal(name: str, value: str) -> Condition:
-    return lambda variables: variables.get(name, "") == value
+def _compare(match: re.Match[str]) -> str:
+    left, operator, right = match.groups()
+    equal = left == right
 
-
-def _is_not_equal(name: str, value: str) -> Condition:
-    return lambda variables: variables.get(name, "") != value
+    return str(int(equal if operator == "=" else not equal))
 
 
 def capture_dialplan(agi_url: str) -> Dialplan:
@@ -76,7 +83,7 @@ def capture_dialplan(agi_url: str) -> Dialplan:
              "CallerIDName: ${CALLERID(name)},DID: ${SCREEN_DID}"),
         Step("AGI", agi_url + ",${CALLERID(num)},${SCREEN_DID}"),
         Step("UserEvent", "ScreenDecision,Result: ${SCREEN_RESULT},AGIStatus: ${AGISTATUS}"),
-        Step("GotoIf", condition=_is_equal("SCREEN_RESULT", "reject"), target="reject"),
+        Step("GotoIf", '$["${SCREEN_RESULT}" = "reject"]?reject'),
         Step("Dial", "Local/${RECEPTION}@internal,20"),
         Step("Hangup"),
         Step("Hangup", "21", label="reject"),
@@ -94,7 +101,13 @@ def capture_dialplan(agi_url: str) -> Dialplan:
         ),
         "screen": screen,
     }
-    reception = (
+
+    return Dialplan("from-trunk", {"from-trunk": extensions}, "internal", _capture_reception(),
+                    "SCREEN_RESULT", "reject")
+
+
+def _capture_reception() -> tuple[Step, ...]:
+    return (
         Step("NoOp", "Reception answering call from ${CALLERID(all)}"),
         Step("Answer"),
         Step("UserEvent", "ReceptionAnswered,CallerIDNum: ${CALLERID(num)}"),
@@ -102,35 +115,84 @@ def capture_dialplan(agi_url: str) -> Dialplan:
         Step("Hangup"),
     )
 
-    return Dialplan("from-trunk", extensions, "internal", reception, "SCREEN_RESULT", "reject")
 
+def callscreen_include(agi_url: str) -> tuple[dict[str, str], dict[str, Extensions]]:
+    """Build the `[globals]` and the contexts of `dialplan/callscreen.conf`, step for step.
 
-def callscreen_dialplan(agi_url: str) -> Dialplan:
-    """Build the model of callscreen's own include for an inbound trunk.
-
-    NOTE: this mirrors the behaviour the include must have. If the shipped
-    `dialplan/callscreen.conf` differs in applications or priorities, update these steps so
-    that the fake keeps emitting the same events as a PBX running that file.
+    The shipped file is what users install, so this model follows it; a test parses the file
+    and compares every priority, so the two cannot drift apart.
     """
-    inbound = (
-        Step("NoOp", "callscreen: inbound call to ${EXTEN} from ${CALLERID(all)}"),
-        Step("Set", "__CALLSCREEN_DID=${EXTEN}"),
-        Step("AGI", agi_url + ",${CALLERID(num)},${CALLSCREEN_DID}"),
-        Step("GotoIf", condition=_is_not_equal("AGISTATUS", "SUCCESS"), target="ring"),
-        Step("GotoIf", condition=_is_equal("CALLSCREEN_VERDICT", "block"), target="block"),
-        Step("GotoIf", condition=_is_equal("CALLSCREEN_TAG", ""), target="ring"),
+    globals_ = {
+        "CALLSCREEN_AGI": agi_url,
+        "CALLSCREEN_ALERT_INFO": "<http://127.0.0.1/callscreen>;info=callscreen-flagged",
+        "CALLSCREEN_BLOCK_SOUND": "callscreen-blocked",
+    }
+    screen = (
+        Step("Set", "__CALLSCREEN_DID=${ARG1}"),
+        Step("Set", "__CALLSCREEN_VERDICT="),
+        Step("Set", "__CALLSCREEN_TAG="),
+        Step("AGI", "${CALLSCREEN_AGI},${CALLERID(num)},${CALLSCREEN_DID}"),
+        Step("GotoIf", '$["${AGISTATUS}" != "SUCCESS"]?done'),
+        Step("GotoIf", '$["${CALLSCREEN_VERDICT}" = "block"]?block'),
+        Step("GotoIf", '$["${CALLSCREEN_VERDICT}" != "flag"]?done'),
+        Step("Set", "__CALLSCREEN_VERDICT=${CALLSCREEN_VERDICT}"),
+        Step("Set", "__CALLSCREEN_CALL_ID=${CALLSCREEN_CALL_ID}"),
         Step("Set", "CALLERID(name)=${CALLSCREEN_TAG}${CALLERID(name)}"),
-        Step("Dial", "Local/${RECEPTION}@internal,20", label="ring"),
-        Step("Hangup"),
-        Step("Playback", "callscreen-blocked", label="block"),
+        Step("Set", "__SIPADDHEADER51=Alert-Info: ${CALLSCREEN_ALERT_INFO}"),
+        Step("Return", label="done"),
+        Step("Answer", label="block"),
+        Step("Wait", "0.5"),
+        Step("Playback", "${CALLSCREEN_BLOCK_SOUND}"),
         Step("Hangup", "21"),
     )
+    predial = (
+        Step("GotoIf", '$["${CALLSCREEN_VERDICT}" != "flag"]?done'),
+        Step("Set", "PJSIP_HEADER(add,Alert-Info)=${CALLSCREEN_ALERT_INFO}"),
+        Step("Return", label="done"),
+    )
+    from_trunk = {
+        "_X.": (
+            Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"),
+            Step("Goto", "from-trunk,${EXTEN},1"),
+        ),
+        "s": (
+            Step("Gosub", SCREEN_CONTEXT + ",s,1()"),
+            Step("Goto", "from-trunk,s,1"),
+        ),
+    }
+    contexts: dict[str, Extensions] = {
+        SCREEN_CONTEXT: {"s": screen},
+        "callscreen-predial": {"s": predial},
+        FROM_TRUNK_CONTEXT: from_trunk,
+    }
+
+    return globals_, contexts
+
+
+def callscreen_dialplan(agi_url: str, *, freepbx: bool = False) -> Dialplan:
+    """Build a PBX running callscreen's include, wired as `dialplan/README.md` shows.
+
+    Plain Asterisk: the trunk delivers to `[from-trunk]`, which calls the screening
+    subroutine and then rings reception. FreePBX (`freepbx=True`): the trunk's context is
+    `[callscreen-from-trunk]`, which screens and then jumps to `[from-trunk]`, where
+    FreePBX's inbound routes ring reception.
+    """
+    globals_, contexts = callscreen_include(agi_url)
+    ring: tuple[Step, ...] = (
+        Step("Dial", "Local/${RECEPTION}@internal,20"),
+        Step("Hangup"),
+    )
+    if not freepbx:
+        ring = (Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"), *ring)
+    trunk = {"_X.": ring, "s": ring}
+    contexts["from-trunk"] = trunk
     reception = (
         Step("NoOp", "Reception answering call from ${CALLERID(all)}"),
         Step("Answer"),
         Step("Wait", "${TALK_SECONDS}"),
         Step("Hangup"),
     )
-    extensions = {"_X.": inbound, "s": inbound}
+    inbound = FROM_TRUNK_CONTEXT if freepbx else "from-trunk"
 
-    return Dialplan("from-trunk", extensions, "internal", reception, "CALLSCREEN_VERDICT", "block")
+    return Dialplan(inbound, contexts, "internal", reception, "CALLSCREEN_VERDICT", "block",
+                    globals_)
