@@ -11,7 +11,7 @@ import re
 import phonenumbers
 
 from callscreen.config.model import NumbersConfig
-from callscreen.numbers.model import NumberKind
+from callscreen.numbers.model import NumberFacts, NumberKind
 from callscreen.numbers.normalise import normalise
 from callscreen.store.lists import (
     LIST_NAMES,
@@ -28,7 +28,12 @@ DIGITS = re.compile(r"^\+?\d+$")
 # Separators people type inside numbers, and invisible characters that spreadsheets and
 # editors leave behind (BOM, zero-width space, no-break spaces).
 STRIPPED_CHARACTERS = str.maketrans("", "", " \t-()\u00a0\u3000\ufeff\u200b")
-NO_NUMBER_KINDS = frozenset({NumberKind.ANONYMOUS, NumberKind.INVALID})
+
+
+def _has_number(facts: NumberFacts) -> bool:
+    # An unallocated mobile-shaped number is kind INVALID but keeps its E.164 key and block,
+    # so spoofed caller IDs in such ranges can still be listed.
+    return bool(facts.key) and facts.kind is not NumberKind.ANONYMOUS
 
 
 def normal_pattern(list_name: str, match: str, text: str, numbers: NumbersConfig) -> str:
@@ -72,7 +77,7 @@ def _exact(compact: str, numbers: NumbersConfig) -> str:
         return compact
 
     facts = normalise(compact, region=numbers.default_region, area_code=numbers.area_code)
-    if facts.kind in NO_NUMBER_KINDS or not facts.key:
+    if not _has_number(facts):
         raise InvalidListEntryError(
             f"不是有效的电话号码 / {compact!r} is not a valid phone number",
             field="pattern", value=compact,
@@ -83,7 +88,7 @@ def _exact(compact: str, numbers: NumbersConfig) -> str:
 
 def _block(compact: str, numbers: NumbersConfig) -> str:
     facts = normalise(compact, region=numbers.default_region, area_code=numbers.area_code)
-    if facts.kind not in NO_NUMBER_KINDS and facts.block:
+    if _has_number(facts) and facts.block:
         return facts.block
 
     return _prefix(compact, numbers)

@@ -27,6 +27,9 @@ NUMBERS = NumbersConfig()
     ("block", "13912345678", "+861391234"),
     ("block", "1391234", "+861391234"),
     ("block", "+861391234", "+861391234"),
+    # Unallocated mobile range: kind invalid, but a spoofed caller ID that can be blocked.
+    ("exact", "14012345678", "+8614012345678"),
+    ("block", "14012345678", "+861401234"),
 ])
 def test_pattern_normal_form(match: str, text: str, expected: str) -> None:
     pattern = normal_pattern("block", match, text, NUMBERS)
@@ -43,7 +46,7 @@ def test_pattern_rejects_spreadsheet_numbers(text: str) -> None:
     assert caught.value.value == text
 
 
-@pytest.mark.parametrize("text", ["abc", "anonymous", "", "1391234"])
+@pytest.mark.parametrize("text", ["abc", "anonymous", "", "1391234", "999", "+1202555"])
 def test_pattern_rejects_non_numbers_for_exact(text: str) -> None:
     with pytest.raises(InvalidListEntryError) as caught:
         normal_pattern("allow", "exact", text, NUMBERS)
