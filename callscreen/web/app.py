@@ -15,6 +15,7 @@ from callscreen.web.admin import setup_admin_routes
 from callscreen.web.auth import CONTEXT, session_middleware
 from callscreen.web.context import WebContext
 from callscreen.web.hr import setup_hr_routes
+from callscreen.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
 from callscreen.web.rejections import rejection_middleware, setup_rejection_log
 from callscreen.web.render import TEMPLATES, page_environment
 
@@ -51,6 +52,7 @@ def create_app(ctx: WebContext) -> web.Application:
     setup_rejection_log(app)
     app[TEMPLATES] = page_environment()
     app[events.STREAMS] = set()
+    app[LOGIN_THROTTLE] = LoginThrottle()
 
     app.add_routes(console.routes)
     app.add_routes(login.routes)

@@ -41,6 +41,10 @@ MAX_COOKIE_CHARS = 200
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_REDIRECT_CHARS = 2000
 CONSOLE_PATH = "/console"
+LOGIN_PATH = "/login"
+# Where each role lands after login and on "/". Admins share reception's console, which
+# links to the admin pages, so an admin who covers reception sees calls at once.
+HOME_PATHS = {"reception": CONSOLE_PATH, "admin": CONSOLE_PATH, "hr": "/hr"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -179,6 +183,11 @@ def safe_redirect(target: str, fallback: str = CONSOLE_PATH) -> str:
         return fallback
 
     return target
+
+
+def home_path(role: str) -> str:
+    """Return the page a user with `role` starts on; the login page for an unknown role."""
+    return HOME_PATHS.get(role, LOGIN_PATH)
 
 
 def _is_local_path(target: str) -> bool:
