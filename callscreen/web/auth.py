@@ -108,7 +108,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         # Forged, expired, or from a store that was wiped: served as logged out, but logged.
         request[REJECTION_REASON] = "session_cookie_invalid"
 
-    if request.method not in SAFE_METHODS:
+    # A request that matches no route or no method of its route changes nothing, so its
+    # 404 or 405 wins over a CSRF 403. Every routed unsafe request is still checked.
+    if request.method not in SAFE_METHODS and request.match_info.http_exception is None:
         await check_csrf(request)
 
     return await handler(request)
