@@ -9,7 +9,7 @@ Shape of the JSON (a contract for supervisors and for `callscreen status`):
      "agi": {"enabled": bool, "listening": bool, "host": str, "port": int},
      "store": {"open": bool, "path": str},
      "reload": null | {"at", "path", "ok", "problems": [str], "restart_needed": [str]},
-     "outbox": {"backlog": number | null}}
+     "outbox": {"backlog": int | null}}
 
 "degraded" lists each reason in `problems`; serve it with HTTP 503 so that a supervisor detects it.
 """
@@ -69,7 +69,8 @@ def health_snapshot(daemon: HealthSource, *, metrics: Metrics | None = None,
         "agi": _agi_health(daemon),
         "store": {"open": daemon.store is not None, "path": daemon.config.store.path},
         "reload": daemon.last_reload.to_json() if daemon.last_reload else None,
-        "outbox": {"backlog": metrics.outbox_backlog_value() if metrics else None},
+        # A count: the Prometheus gauge it is read from holds a float.
+        "outbox": {"backlog": int(metrics.outbox_backlog_value()) if metrics else None},
     }
     problems = health_problems(snapshot)
 

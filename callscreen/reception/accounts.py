@@ -39,10 +39,17 @@ def _unknown_user_hash() -> str:
 
 @dataclass(frozen=True, slots=True)
 class LoginResult:
-    """The outcome of a login attempt: the user, or why there is none ("failed", "locked")."""
+    """The outcome of a login attempt: the user, or why there is none ("failed", "locked").
+
+    "locked" means the password was right but the account is locked. `account_locked` is
+    True when the account is locked after this attempt, whatever the password. A login
+    page must not show it to a visitor who has not given the right password, because it
+    would reveal that the username exists.
+    """
 
     user: store.User | None
     failure: str = ""
+    account_locked: bool = False
 
 
 def check_password_rules(password: str) -> None:
@@ -86,30 +93,46 @@ async def change_password(db: Database, username: str, password: str) -> bool:
     return await store.set_password_hash(db, username, password_hash)
 
 
-async def login(db: Database, username: str, password: str, now: datetime) -> LoginResult:
+async def login(db: Database, username: str, password: str, now: datetime, *,
+                remote: str = "") -> LoginResult:
     """Check a username and password, counting failures and locking after too many.
 
-    A locked account fails even with the right password until the lockout ends.
+    argon2 runs for every attempt, locked and unknown accounts included, and a wrong
+    password gets "failed" in every case, so neither the answer nor its timing tells
+    whether a username exists or is locked. A locked account fails even with the right
+    password until the lockout ends, and only then is the failure "locked". `remote` is
+    the client's address, for the log.
     """
     user = await store.get_user(db, username)
     if user is None or user.disabled:
         await verify_password(_unknown_user_hash(), password)
-        log.warning("login_failed", reason="unknown_or_disabled_user")
+        # The typed name is logged only when it names an account: an unknown one may be a
+        # password typed into the wrong field.
+        log.warning("login_failed", reason="unknown_or_disabled_user", remote=remote,
+                    user_id=user.id if user else None, username=user.username if user else None)
         return LoginResult(None, "failed")
 
-    if user.locked_until is not None and user.locked_until > now:
-        log.warning("login_rejected_locked", user_id=user.id)
-        return LoginResult(None, "locked")
+    password_ok = await verify_password(user.password_hash, password)
 
-    if not await verify_password(user.password_hash, password):
-        return await _count_failure(db, user, now)
+    if user.locked_until is not None and user.locked_until > now:
+        if not password_ok:
+            log.warning("login_failed", reason="wrong_password_while_locked", remote=remote,
+                        user_id=user.id, username=user.username)
+            return LoginResult(None, "failed", account_locked=True)
+        log.warning("login_rejected_locked", remote=remote, user_id=user.id,
+                    username=user.username)
+        return LoginResult(None, "locked", account_locked=True)
+
+    if not password_ok:
+        return await _count_failure(db, user, now, remote)
 
     await store.record_login_success(db, user.id, at=now)
-    log.info("login_succeeded", user_id=user.id, role=user.role)
+    log.info("login_succeeded", remote=remote, user_id=user.id, role=user.role)
     return LoginResult(user)
 
 
-async def _count_failure(db: Database, user: store.User, now: datetime) -> LoginResult:
+async def _count_failure(db: Database, user: store.User, now: datetime,
+                         remote: str) -> LoginResult:
     # A lockout that has run out gives the user a fresh set of attempts.
     expired_lock = user.locked_until is not None and user.locked_until <= now
     failures = 1 if expired_lock else user.failed_logins + 1
@@ -119,11 +142,12 @@ async def _count_failure(db: Database, user: store.User, now: datetime) -> Login
     locked_until = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
     await store.record_login_failure(db, user.id, locked_until=locked_until)
 
+    log.warning("login_failed", reason="wrong_password", remote=remote, user_id=user.id,
+                username=user.username, failures=failures)
     if locked_until is not None:
-        log.warning("login_locked", user_id=user.id, failures=failures)
-        return LoginResult(None, "locked")
-    log.warning("login_failed", user_id=user.id, failures=failures)
-    return LoginResult(None, "failed")
+        log.warning("login_locked", remote=remote, user_id=user.id, username=user.username,
+                    failures=failures)
+    return LoginResult(None, "failed", account_locked=locked_until is not None)
 
 
 async def ensure_demo_users(db: Database) -> list[tuple[str, str, str]]:

@@ -14,7 +14,9 @@ from callscreen.web import console, events, login, phone_xml
 from callscreen.web.admin import setup_admin_routes
 from callscreen.web.auth import CONTEXT, session_middleware
 from callscreen.web.context import WebContext
+from callscreen.web.error_pages import error_page_middleware
 from callscreen.web.hr import setup_hr_routes
+from callscreen.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
 from callscreen.web.rejections import rejection_middleware, setup_rejection_log
 from callscreen.web.render import TEMPLATES, page_environment
 
@@ -45,12 +47,14 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 def create_app(ctx: WebContext) -> web.Application:
     """Build the web application: console, desk-phone screens, HR and admin pages."""
     # The rejection log is outermost, so it also logs what session_middleware rejects.
-    app = web.Application(middlewares=[rejection_middleware, session_middleware],
-                          client_max_size=ctx.config.web.max_body_bytes)
+    app = web.Application(
+        middlewares=[rejection_middleware, error_page_middleware, session_middleware],
+        client_max_size=ctx.config.web.max_body_bytes)
     app[CONTEXT] = ctx
     setup_rejection_log(app)
     app[TEMPLATES] = page_environment()
     app[events.STREAMS] = set()
+    app[LOGIN_THROTTLE] = LoginThrottle()
 
     app.add_routes(console.routes)
     app.add_routes(login.routes)

@@ -41,6 +41,10 @@ MAX_COOKIE_CHARS = 200
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_REDIRECT_CHARS = 2000
 CONSOLE_PATH = "/console"
+LOGIN_PATH = "/login"
+# Where each role lands after login and on "/". Admins share reception's console, which
+# links to the admin pages, so an admin who covers reception sees calls at once.
+HOME_PATHS = {"reception": CONSOLE_PATH, "admin": CONSOLE_PATH, "hr": "/hr"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,7 +108,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         # Forged, expired, or from a store that was wiped: served as logged out, but logged.
         request[REJECTION_REASON] = "session_cookie_invalid"
 
-    if request.method not in SAFE_METHODS:
+    # A request that matches no route or no method of its route changes nothing, so its
+    # 404 or 405 wins over a CSRF 403. Every routed unsafe request is still checked.
+    if request.method not in SAFE_METHODS and request.match_info.http_exception is None:
         await check_csrf(request)
 
     return await handler(request)
@@ -179,6 +185,11 @@ def safe_redirect(target: str, fallback: str = CONSOLE_PATH) -> str:
         return fallback
 
     return target
+
+
+def home_path(role: str) -> str:
+    """Return the page a user with `role` starts on; the login page for an unknown role."""
+    return HOME_PATHS.get(role, LOGIN_PATH)
 
 
 def _is_local_path(target: str) -> bool:

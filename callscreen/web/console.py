@@ -15,9 +15,11 @@ from callscreen.reception.scripts import situation_for
 from callscreen.store import reception as store
 from callscreen.web.auth import (
     CONSOLE_PATH,
+    LOGIN_PATH,
     context,
     cookie_options,
     current_session,
+    home_path,
     read_form,
     require_role,
     safe_redirect,
@@ -71,11 +73,11 @@ def default_locale(request: web.Request) -> str:
 
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
-    """Send logged-in reception to the console and everyone else to the login page."""
+    """Send a logged-in user to their role's home page and everyone else to the login page."""
     session = current_session(request)
-    if session is not None and session.user.role in RECEPTION_ROLES:
-        raise web.HTTPSeeOther("/console")
-    raise web.HTTPSeeOther("/login")
+    if session is not None:
+        raise web.HTTPSeeOther(home_path(session.user.role))
+    raise web.HTTPSeeOther(LOGIN_PATH)
 
 
 @routes.get("/console")

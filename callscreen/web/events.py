@@ -4,6 +4,10 @@ On connect the client gets one `snapshot` event with every call card, then one `
 event per hub update. Each event's data is one JSON line whose `html` is a call card
 rendered (and escaped) by the page templates. In the JSON, `<`, `>` and `&` are written as
 \\u escapes too, so no caller-supplied markup appears in the stream even as raw text.
+
+The session is looked up again, one indexed query, before each batch of queued updates and
+at each keepalive. So a stream ends within `KEEPALIVE_SECONDS` of a logout, a password change
+or a disabled account, and sends no update published after its session ended.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import structlog
 from aiohttp import web
 
 from callscreen.hub import CallUpdate
-from callscreen.web.auth import context, current_session, require_role
+from callscreen.store import reception as store
+from callscreen.web.auth import SESSION_COOKIE, context, current_session, require_role, token_hash
 from callscreen.web.console import RECEPTION_ROLES, call_view, default_locale
 from callscreen.web.render import render_fragment
 
@@ -79,6 +84,7 @@ async def console_events(request: web.Request) -> web.StreamResponse:
             await response.write(encode_event("snapshot", {"calls": cards}))
             log.info("console_stream_opened", user_id=session.user.id)
             await _forward(request, response, queue, locale, session.csrf_token)
+            log.info("console_stream_ended", user_id=session.user.id, reason="session_ended")
     except ConnectionResetError:
         log.info("console_stream_closed", user_id=session.user.id)
     finally:
@@ -89,16 +95,36 @@ async def console_events(request: web.Request) -> web.StreamResponse:
 
 async def _forward(request: web.Request, response: web.StreamResponse,
                    queue: asyncio.Queue[CallUpdate], locale: str, csrf_token: str) -> None:
+    """Write call frames until the session behind the stream is gone."""
     while True:
         try:
             call = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
         except TimeoutError:
+            if not await _session_alive(request):
+                return
             # A comment line: keeps proxies from closing an idle stream and detects a gone peer.
             await response.write(b": keepalive\n\n")
             continue
 
-        frame = _call_frame(request, call, locale)
-        await response.write(frame.replace(CSRF_PLACEHOLDER.encode(), csrf_token.encode()))
+        # One session lookup covers every update queued meanwhile.
+        calls = [call]
+        while not queue.empty():
+            calls.append(queue.get_nowait())
+        if not await _session_alive(request):
+            return
+
+        for call in calls:
+            frame = _call_frame(request, call, locale)
+            await response.write(frame.replace(CSRF_PLACEHOLDER.encode(), csrf_token.encode()))
+
+
+async def _session_alive(request: web.Request) -> bool:
+    """Return whether the stream's session still exists and may still see the console."""
+    ctx = context(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    session = await store.get_session(ctx.store, token_hash(token), ctx.clock())
+
+    return session is not None and session.user.role in RECEPTION_ROLES
 
 
 def _call_frame(request: web.Request, call: CallUpdate, locale: str) -> bytes:

@@ -228,13 +228,15 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     # lockout as a failed login, and a locked account cannot unlock cases either.
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
         password = ""
-    result = await login(ctx.store, session.user.username, password, ctx.clock())
+    result = await login(ctx.store, session.user.username, password, ctx.clock(),
+                         remote=request.remote or "")
     if result.user is None:
         await actions.audit(_store(request), _actor(request), "case.step_up_failed",
                             case_id=case_id, reason=reason, detail=result.failure)
         log.warning("hr_step_up_failed", user=session.user.username, case_id=case_id,
                     failure=result.failure)
-        error = "auth.locked" if result.failure == "locked" else "hr.step_up_failed"
+        # The user is logged in already, so telling them the account is locked reveals nothing.
+        error = "auth.locked" if result.account_locked else "hr.step_up_failed"
         return _page(request, "hr_unlock.html", status=403, case_id=case_id, error=error)
 
     expires = ctx.clock() + timedelta(minutes=ctx.config.hr.step_up_minutes)

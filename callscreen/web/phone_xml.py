@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 
 import structlog
 from aiohttp import web
@@ -41,14 +42,31 @@ def xml_text(text: str, limit: int) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def current_call(calls: list[CallUpdate], extension: str) -> CallUpdate | None:
-    """Return the newest unfinished call ringing at or answered by `extension`."""
+def current_call(calls: list[CallUpdate], extension: str,
+                 reception_extensions: Collection[str]) -> CallUpdate | None:
+    """Return the newest unfinished call that `extension`'s phone should show.
+
+    The main line rings reception, and while a call rings the hub does not know which
+    phones ring, so a ringing call shows on every reception extension (every registered
+    phone when `[hr] reception_extensions` is empty). Once answered, the call shows only
+    on the phone that answered it and on the phone it was transferred to.
+    """
     for call in calls:
-        if call.state != "ended" and (extension in call.extensions
-                                      or call.answered_by == extension):
+        if call.state == "ended":
+            continue
+        if extension and extension in (call.answered_by, call.transferred_to):
+            return call
+        if call.state == "ringing" and _rings_at(call, extension, reception_extensions):
             return call
 
     return None
+
+
+def _rings_at(call: CallUpdate, extension: str, reception_extensions: Collection[str]) -> bool:
+    if call.extensions:
+        return extension in call.extensions
+
+    return not reception_extensions or extension in reception_extensions
 
 
 def screen_text(request: web.Request, call: CallUpdate | None, locale: str) -> str:
@@ -100,7 +118,7 @@ async def _phone_screen(request: web.Request, model: str) -> web.Response:
     locale = request.query.get("lang", ctx.config.reception.locale)
     locale = locale if locale in LOCALES else ctx.config.reception.locale
 
-    call = current_call(ctx.hub.active(), extension)
+    call = current_call(ctx.hub.active(), extension, ctx.config.hr.reception_extensions)
     title, text = t("phone.title", locale), screen_text(request, call, locale)
     document = (yealink_document if model == "yealink" else cisco_document)(title, text)
 
