@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -211,7 +212,8 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
             session = current_session(request)
             if session is None:
                 if request.method == "GET":
-                    raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
+                    target = urlencode({"next": str(request.rel_url)})
+                    raise web.HTTPSeeOther(f"/login?{target}")
                 request[REJECTION_REASON] = "login_required"
                 raise web.HTTPUnauthorized(text=both("auth.login_required"))
             if session.user.role not in allowed:

@@ -7,6 +7,7 @@ import io
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from .conftest import (
     WEB_ON_LOOPBACK,
@@ -34,8 +35,10 @@ async def test_anonymous_is_sent_to_login(admin_site: AdminSite, path: str) -> N
     async with admin_site.client() as client:
         response = await client.get(path, allow_redirects=False)
 
+    location = URL(response.headers["Location"])
     assert response.status == 303
-    assert response.headers["Location"] == f"/login?next={path}"
+    assert location.path == "/login"
+    assert location.query["next"] == path
 
 
 @pytest.mark.parametrize("username", ["前台", "hr1"])

@@ -156,6 +156,18 @@ async def test_login_next_wins_over_home(server, helpers):
     assert location == "/hr/knowledge"
 
 
+async def test_login_redirect_keeps_query_string(server):
+    async with server.client() as client, \
+            client.get("/hr/knowledge?q=上门&page=2", allow_redirects=False) as response:
+        location = urlsplit(response.headers["Location"])
+    next_url = urlsplit(parse_qs(location.query)["next"][0])
+
+    assert response.status == 303
+    assert location.path == "/login"
+    assert next_url.path == "/hr/knowledge"
+    assert parse_qs(next_url.query) == {"q": ["上门"], "page": ["2"]}
+
+
 async def test_login_offsite_next_goes_home(server, helpers):
     async with server.client() as client:
         csrf = await _login_csrf(client, "/login")
