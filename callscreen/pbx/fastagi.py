@@ -47,6 +47,10 @@ Route = Callable[[AgiRequest], Awaitable[Mapping[str, str] | Verdict]]
 Fallback = Callable[[AgiRequest | None, BaseException | None], Mapping[str, str]]
 
 SCREEN_SCRIPT = "screen"
+# Connections the kernel queues until they are accepted. With asyncio's default of 100, a
+# burst of 200 set-ups made the kernel drop about 100 handshakes (TcpExtListenOverflows),
+# and those calls then depend on TCP retransmission.
+LISTEN_BACKLOG = 1024
 MAX_ENVIRONMENT_LINES = 64
 # After our half-close res_agi sends one HANGUP line and closes. Reading it lets the socket
 # close with FIN rather than RST. The bounds stop a peer that keeps sending from holding us.
@@ -102,7 +106,8 @@ class FastAgiServer:
         """Bind the port and start accepting connections."""
         try:
             self._server = await asyncio.start_server(
-                self._accept, self._host, self._requested_port, limit=self._max_line)
+                self._accept, self._host, self._requested_port, limit=self._max_line,
+                backlog=LISTEN_BACKLOG)
         except OSError as exc:
             raise AgiListenError(
                 f"FastAGI server could not listen on {self._host}:{self._requested_port}: {exc}"
