@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -389,10 +390,22 @@ def channel_variables(call_id: str, decision: Decision) -> dict[str, str]:
     }
 
 
+def freeze_startup_objects() -> None:
+    """Exempt what start-up allocated from garbage collection for the life of the process.
+
+    Phone number metadata, config, templates and modules are never freed, yet every full
+    collection walked them again, a pause of tens of milliseconds in the middle of calls.
+    Call it once per process, after start-up: frozen objects are never freed.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_until_stopped(daemon: Daemon, stop: asyncio.Event) -> None:
     """Start the daemon, wait for `stop`, then close it (also when starting failed)."""
     try:
         await daemon.start()
+        freeze_startup_objects()
         await stop.wait()
     finally:
         await daemon.close()
