@@ -44,6 +44,10 @@ log = structlog.get_logger(__name__)
 
 # Ring-time rows written in one transaction at most.
 MAX_ROWS_PER_WRITE = 200
+# How long a ring-time row waits for others to share its transaction. Each transaction is
+# three hand-offs to aiosqlite's thread; with one per call, they took about 0.4 ms of every
+# call's CPU time and delayed the next call's verdict through the GIL.
+ROW_BATCH_WINDOW_S = 0.05
 # How often tags and list entries written by other processes (CLI, a second console) are read.
 REFRESH_INTERVAL_S = 5.0
 # Uniqueid -> call_id of recent AGI decisions, so AMI events find the call they belong to.
@@ -247,8 +251,8 @@ class Daemon:
                    written: asyncio.Future[None] | None = None) -> asyncio.Future[None]:
         """Queue a ring-time row. Return `written` (or a new future), done once it is written.
 
-        Rows decided while a write is running go into the next transaction together, so
-        under load there is one commit per batch instead of one per call.
+        Rows decided within ROW_BATCH_WINDOW_S, or while a write is running, go into one
+        transaction together, so there is one commit per batch instead of one per call.
         """
         if written is None:
             written = asyncio.get_running_loop().create_future()
@@ -260,8 +264,8 @@ class Daemon:
     async def _write_rows(self) -> None:
         assert self.store is not None
         while self._rows:
-            # Let the calls being decided right now join this batch.
-            await asyncio.sleep(0)
+            if len(self._rows) < MAX_ROWS_PER_WRITE:
+                await asyncio.sleep(ROW_BATCH_WINDOW_S)
             batch, self._rows = self._rows[:MAX_ROWS_PER_WRITE], self._rows[MAX_ROWS_PER_WRITE:]
             try:
                 await self.store.record_decisions([row for row, _written in batch])
