@@ -13,7 +13,7 @@ from pathlib import Path
 from panoramisk.fast_agi import Application, Request
 
 from callscreen.config import Config
-from callscreen.daemon import Daemon
+from callscreen.daemon import Daemon, freeze_startup_objects
 
 LOOPBACK = "127.0.0.1"
 # What the bare baseline sets: the same six CALLSCREEN_* variables, with fixed values.
@@ -43,9 +43,10 @@ def bench_config(store_path: Path) -> Config:
 
 @asynccontextmanager
 async def running_daemon(config: Config) -> AsyncIterator[Daemon]:
-    """Start a daemon with `config` and close it on exit."""
+    """Start a daemon with `config`, as `callscreen run` does, and close it on exit."""
     daemon = Daemon(config)
     await daemon.start()
+    freeze_startup_objects()
     try:
         yield daemon
     finally:

@@ -49,6 +49,8 @@ _ARG_KEY = re.compile(r"agi_arg_([0-9]{1,4})")
 _INTEGER = re.compile(rb"-?[0-9]{1,9}")
 
 _HANGUP_LINE = b"HANGUP"
+# The reply to a successful SET VARIABLE, recognised without the general grammar.
+_SET_VARIABLE_DONE = b"200 result=1"
 # The usage text of a multi-line 520 reply is about 10 lines for the longest res_agi command.
 _MAX_CONTINUATION_LINES = 200
 
@@ -173,6 +175,9 @@ def parse_reply(line: bytes) -> AgiReply:
     anything else, including the unprompted b"HANGUP" line, which `read_reply` handles.
     """
     stripped = line.rstrip(b"\r\n")
+    if stripped == _SET_VARIABLE_DONE:
+        return AgiReply(200, 1, raw=stripped)
+
     head = _REPLY_HEAD.match(stripped)
     if head is None:
         raise ProtocolError("AGI reply does not start with a 3-digit code", data=stripped)
@@ -228,6 +233,12 @@ async def read_line(reader: asyncio.StreamReader, *, max_line: int) -> bytes | N
     Raises FrameTooLargeError when the line exceeds `max_line` bytes and ProtocolError
     when the connection closes in the middle of a line.
     """
+    line = await _read_raw_line(reader, max_line=max_line)
+
+    return None if line is None else line.rstrip(b"\r\n")
+
+
+async def _read_raw_line(reader: asyncio.StreamReader, *, max_line: int) -> bytes | None:
     try:
         line = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
@@ -239,11 +250,14 @@ async def read_line(reader: asyncio.StreamReader, *, max_line: int) -> bytes | N
         raise FrameTooLargeError(f"AGI line exceeds the stream limit of {max_line} bytes"
                                  ) from exc
 
+    _check_line_length(line, max_line)
+    return line
+
+
+def _check_line_length(line: bytes, max_line: int) -> None:
     if len(line) > max_line:
         raise FrameTooLargeError(f"AGI line of {len(line)} bytes exceeds {max_line} bytes",
                                  data=line)
-
-    return line.rstrip(b"\r\n")
 
 
 # The timeout is a parameter, not left to callers, so that no read can be made without one.
@@ -267,22 +281,90 @@ async def read_environment(reader: asyncio.StreamReader, *,
 
 async def _read_environment_lines(reader: asyncio.StreamReader, *, max_line: int,
                                   max_lines: int) -> list[bytes]:
-    lines: list[bytes] = []
-    for _ in range(max_lines):
-        line = await read_line(reader, max_line=max_line)
-        if line is None:
-            raise ProtocolError("connection closed before the end of the AGI environment",
-                                data=b"\n".join(lines))
-        if not line and lines:
-            return lines
-        if line:
-            lines.append(line)
+    block = _EnvironmentBlock(max_line=max_line, max_lines=max_lines)
+    first = await _read_raw_line(reader, max_line=max_line)
+    if first is not None and _sent_by_res_agi(first):
+        # One read for the other lines instead of one per line, about 24 of them.
+        try:
+            rest = await reader.readuntil(b"\n\n")
+        except asyncio.IncompleteReadError as exc:
+            return block.add_chunk(first + exc.partial, at_eof=True)
+        except asyncio.LimitOverrunError:
+            # Longer than the stream allows: go on line by line, which names the fault.
+            pass
+        else:
+            return block.add_chunk(first + rest, at_eof=False)
 
-    raise FrameTooLargeError(f"AGI environment has more than {max_lines} lines")
+    block.add(first)
+    while not block.complete:
+        block.make_room()
+        block.add(await _read_raw_line(reader, max_line=max_line))
+
+    return block.lines
+
+
+def _sent_by_res_agi(first_line: bytes) -> bool:
+    # res_agi starts with an `agi_` line and ends lines with a bare "\n". Anything else (a
+    # blank line first, "\r\n", garbage) is read line by line.
+    return first_line.startswith(b"agi_") and not first_line.endswith(b"\r\n")
+
+
+class _EnvironmentBlock:
+    """The lines of an environment block read so far, and the rules for the next one."""
+
+    def __init__(self, *, max_line: int, max_lines: int) -> None:
+        self.lines: list[bytes] = []
+        self.complete = False
+        self._max_line = max_line
+        self._max_lines = max_lines
+        self._read = 1  # the first line is always read
+
+    def make_room(self) -> None:
+        """Raise FrameTooLargeError when reading one more line would pass `max_lines`."""
+        if self._read >= self._max_lines:
+            raise FrameTooLargeError(f"AGI environment has more than {self._max_lines} lines")
+        self._read += 1
+
+    def add(self, raw: bytes | None) -> None:
+        """Take one line as read, terminator included. None means a clean EOF."""
+        if raw is None:
+            raise ProtocolError("connection closed before the end of the AGI environment",
+                                data=b"\n".join(self.lines))
+
+        line = raw.rstrip(b"\r\n")
+        if not line and self.lines:
+            self.complete = True
+        elif line:
+            self.lines.append(line)
+
+    def add_chunk(self, chunk: bytes, *, at_eof: bool) -> list[bytes]:
+        """Take several lines read at once, as `add` would take them one by one.
+
+        Without `at_eof`, the chunk ends with the block's blank line. With it, the
+        connection closed after the chunk, which may end inside a line.
+        """
+        *whole, tail = chunk.split(b"\n")
+        for index, line in enumerate(whole):
+            if index:
+                self.make_room()
+            _check_line_length(line + b"\n", self._max_line)
+            if self.complete:
+                # Only a "\r" line can end the block before "\n\n", and res_agi sends none.
+                raise ProtocolError("AGI environment goes on after its empty line",
+                                    data=b"\n".join(self.lines))
+            self.add(line + b"\n")
+
+        if at_eof:
+            self.make_room()
+            if tail:
+                raise ProtocolError("connection closed in the middle of an AGI line",
+                                    data=tail)
+            self.add(None)
+        return self.lines
 
 
 async def read_reply(reader: asyncio.StreamReader, *,
-                     timeout: float,  # noqa: ASYNC109
+                     timeout: float | None,  # noqa: ASYNC109
                      max_line: int) -> AgiReply:
     """Read the reply to one command, skipping what res_agi sends unprompted.
 
@@ -290,7 +372,12 @@ async def read_reply(reader: asyncio.StreamReader, *,
     lines, and reads a multi-line 520 reply through its "520 " line. Raises AgiHangupError
     on a 511 reply or on EOF after HANGUP, AgiTimeoutError after `timeout` seconds,
     FrameTooLargeError for a line over `max_line` bytes and ProtocolError otherwise.
+    `timeout=None` means the caller already runs the read under a deadline of its own
+    (the server keeps one for all the commands of a session).
     """
+    if timeout is None:
+        return await _read_reply_lines(reader, max_line=max_line)
+
     try:
         async with asyncio.timeout(timeout):
             return await _read_reply_lines(reader, max_line=max_line)
@@ -320,7 +407,8 @@ async def _read_reply_lines(reader: asyncio.StreamReader, *, max_line: int) -> A
         if reply.code == 511:
             raise AgiHangupError(f"channel is dead: {reply.message}")
 
-        return replace(reply, hangup_seen=hangup_seen)
+        # replace() is slow for a frozen dataclass, and nearly every reply has no HANGUP.
+        return replace(reply, hangup_seen=True) if hangup_seen else reply
 
 
 async def _read_continuation(reader: asyncio.StreamReader, first: AgiReply, *,

@@ -9,8 +9,10 @@ CONCURRENT_CALLS apart, so 200 calls are up at once and set-ups arrive at a stea
 CONCURRENT_CALLS / HOLD_S = 50 per second. VIEWERS clients, logged in before the load
 starts, keep the console's event stream open throughout.
 
-A second test sets up all 200 calls at the same instant and checks that every call still
-rings. Part of such a burst can pass the decision deadline and ring with the fallback.
+A second test sets up all 200 calls at the same instant. Both tests require every verdict
+within the decision deadline. A verdict is late when the daemon fell back to "allow" at the
+deadline, or when CALLSCREEN_VERDICT reached the client more than DEADLINE_MS after it sent
+the environment block. Either way the call rang unscreened or later than promised.
 
 LOAD_DURATION_S is 60 s as the reliability promise states; CI runs it at that length and
 the test takes about LOAD_DURATION_S + 15 s. CALLSCREEN_LOAD_SECONDS overrides it for a
@@ -64,6 +66,7 @@ class LoadStats:
     errors: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     fallbacks: int = 0
+    late_verdicts: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     viewer_events: list[int] = field(default_factory=list)
 
@@ -93,6 +96,7 @@ async def one_session(port: int, worker: int, number: int, stats: LoadStats) -> 
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     variables: dict[str, str] = {}
+    verdict_ms = 0.0
     try:
         started = loop.time()
         writer.write(_environment(worker, number))
@@ -102,9 +106,13 @@ async def one_session(port: int, worker: int, number: int, stats: LoadStats) -> 
             if match is None:
                 stats.errors[f"unexpected line {line[:30]!r}"] += 1
                 break
+            elapsed_ms = (loop.time() - started) * 1000
             if not variables:
-                stats.latencies_ms.append((loop.time() - started) * 1000)
-            variables[match.group(1).decode()] = match.group(2).decode()
+                stats.latencies_ms.append(elapsed_ms)
+            name = match.group(1).decode()
+            if name == "CALLSCREEN_VERDICT":
+                verdict_ms = elapsed_ms
+            variables[name] = match.group(2).decode()
             writer.write(b"200 result=1\n")
             await writer.drain()
         writer.write(b"HANGUP\n")
@@ -115,8 +123,9 @@ async def one_session(port: int, worker: int, number: int, stats: LoadStats) -> 
 
     stats.sessions += 1
     stats.verdicts[variables.get("CALLSCREEN_VERDICT", "missing")] += 1
-    if variables.get("CALLSCREEN_REASONS") == "error":
-        stats.fallbacks += 1
+    fell_back = variables.get("CALLSCREEN_REASONS") == "error"
+    stats.fallbacks += fell_back
+    stats.late_verdicts += fell_back or verdict_ms > DEADLINE_MS
 
 
 async def call_worker(port: int, worker: int, stop_at: float, stats: LoadStats, *,
@@ -269,8 +278,8 @@ async def test_load_verdicts_within_deadline(tmp_path: Path, reliability) -> Non
         f"{CONCURRENT_CALLS / HOLD_S:.0f} 次建立），{VIEWERS} 个控制台观看者 / load: "
         f"{CONCURRENT_CALLS} concurrent calls for {LOAD_DURATION_S:.0f} s "
         f"({CONCURRENT_CALLS / HOLD_S:.0f} set-ups per second) with {VIEWERS} live viewers",
-        f"every set-up gets a verdict; none falls back at the {DEADLINE_MS} ms deadline; "
-        "no error on either side; every viewer gets the calls live")
+        f"every set-up gets its verdict within the {DEADLINE_MS} ms deadline (none late, none "
+        "falls back); no error on either side; every viewer gets the calls live")
     stats = LoadStats()
     loop = asyncio.get_running_loop()
 
@@ -292,30 +301,28 @@ async def test_load_verdicts_within_deadline(tmp_path: Path, reliability) -> Non
         problems = daemon.problems()
 
     reliability.observed = (
-        f"{stats.sessions} set-ups, verdicts {dict(stats.verdicts)}, fallbacks "
-        f"{stats.fallbacks}; {_latency_summary(stats)}; client errors "
+        f"{stats.sessions} set-ups, verdicts {dict(stats.verdicts)}, late verdicts "
+        f"{stats.late_verdicts}, fallbacks {stats.fallbacks}; {_latency_summary(stats)}; "
+        "client errors "
         f"{sum(stats.errors.values())}; daemon warnings/errors {len(problems)}; call events "
         f"per viewer min {min(stats.viewer_events, default=0)}")
     assert stats.sessions >= CONCURRENT_CALLS
     assert stats.verdicts["missing"] == 0
     assert stats.fallbacks == 0
+    assert stats.late_verdicts == 0
     assert not stats.errors
     assert not problems, problems[:5]
     assert len(stats.viewer_events) == VIEWERS
     assert min(stats.viewer_events) >= stats.sessions
 
 
-# TODO: a burst is decided at roughly 100-150 set-ups per second on the 2-core machine used
-# to write this test (Python 3.11), so many of 200 simultaneous set-ups can reach the 300 ms
-# deadline and ring with the fallback "allow". How many varies from run to run, so the test
-# requires only that every call rings and reports the fallbacks.
 @pytest.mark.load
 async def test_burst_of_simultaneous_setups(tmp_path: Path, reliability) -> None:
     reliability.describe(
         f"突发：{CONCURRENT_CALLS} 个呼叫同时建立 / burst: {CONCURRENT_CALLS} call set-ups "
         "at the same instant",
-        "every call rings: each gets its verdict or, past the "
-        f"{DEADLINE_MS} ms deadline, the fallback `allow`; no error; fallbacks counted")
+        f"every call gets its verdict within the {DEADLINE_MS} ms deadline: no late "
+        "verdict, no fallback, no error")
     stats = LoadStats()
     loop = asyncio.get_running_loop()
 
@@ -326,10 +333,12 @@ async def test_burst_of_simultaneous_setups(tmp_path: Path, reliability) -> None
                 group.create_task(call_worker(daemon.agi_port, worker, stop_at, stats))
         errors = [entry for entry in daemon.problems() if entry.get("level") == "error"]
 
-    reliability.observed = (f"{stats.sessions} set-ups, {stats.fallbacks} fell back to allow "
-                            f"at the deadline; {_latency_summary(stats)}; errors "
+    reliability.observed = (f"{stats.sessions} set-ups, {stats.late_verdicts} late verdicts "
+                            f"({stats.fallbacks} fell back to allow at the deadline); "
+                            f"{_latency_summary(stats)}; errors "
                             f"{sum(stats.errors.values()) + len(errors)}")
     assert stats.sessions == CONCURRENT_CALLS
     assert stats.verdicts["missing"] == 0
+    assert stats.late_verdicts == 0
     assert not stats.errors
     assert not errors, errors[:5]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from callscreen.pbx.fastagi import FastAgiServer, quote_value
+from callscreen.pbx.fastagi import FastAgiServer, Verdict, quote_value
 from callscreen.pbx.model import AgiRequest
 
 VERDICT = {"CALLSCREEN_VERDICT": "flag", "CALLSCREEN_CATEGORY": "collector",
@@ -28,7 +28,7 @@ CLOSE_TIMEOUT_S = 10.0
 class Decisions:
     """What the server handed to route and fallback, for assertions in the test body."""
 
-    variables: Mapping[str, str] = field(default_factory=lambda: dict(VERDICT))
+    variables: Mapping[str, str] | Verdict = field(default_factory=lambda: dict(VERDICT))
     delay_s: float = 0.0
     error: Exception | None = None
     requests: list[AgiRequest] = field(default_factory=list)
@@ -38,7 +38,7 @@ class Decisions:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     block: bool = False
 
-    async def route(self, request: AgiRequest) -> Mapping[str, str]:
+    async def route(self, request: AgiRequest) -> Mapping[str, str] | Verdict:
         self.requests.append(request)
         self.entered.set()
         if self.block:
@@ -114,6 +114,64 @@ async def test_verdict_variables_reach_asterisk(server: FastAgiServer, decisions
     assert session.variables == VERDICT
     assert decisions.requests[0].uniqueid == "callscreen-pbx-1796412314.1"
     assert decisions.fallbacks == []
+
+
+async def test_verdict_after_runs_once_all_are_set(server: FastAgiServer,
+                                                   decisions: Decisions,
+                                                   agi_kit: Any) -> None:
+    answered: list[bytes] = []
+    answered_before_after: list[int] = []
+
+    def answer(command: bytes, index: int) -> bytes:
+        answered.append(command)
+        return b"200 result=1\n"
+
+    decisions.variables = Verdict(VERDICT, after=lambda: answered_before_after.append(
+        len(answered)))
+    chunks = agi_kit.environment_chunks("local", 1)
+
+    session = await agi_kit.play_asterisk(server.port, chunks, answer)
+    await _wait_idle(server)
+
+    assert session.variables == VERDICT
+    assert answered_before_after == [len(VERDICT)]
+
+
+async def test_verdict_after_runs_when_channel_is_dead(server: FastAgiServer,
+                                                       decisions: Decisions,
+                                                       agi_kit: Any) -> None:
+    after_calls: list[str] = []
+
+    def answer(command: bytes, index: int) -> bytes:
+        return DEAD_511
+
+    decisions.variables = Verdict(VERDICT, after=lambda: after_calls.append("after"))
+    chunks = agi_kit.environment_chunks("local", 1)
+
+    session = await agi_kit.play_asterisk(server.port, chunks, answer)
+    await _wait_idle(server)
+
+    assert len(session.commands) == 1
+    assert after_calls == ["after"]
+
+
+async def test_failing_verdict_after_is_logged(server: FastAgiServer, decisions: Decisions,
+                                               agi_kit: Any) -> None:
+    def fail() -> None:
+        raise RuntimeError("bookkeeping failed")
+
+    decisions.variables = Verdict(VERDICT, after=fail)
+    chunks = agi_kit.environment_chunks("local", 1)
+
+    with capture_logs() as logs:
+        first = await agi_kit.play_asterisk(server.port, chunks)
+        await _wait_idle(server)
+    decisions.variables = dict(VERDICT)
+    second = await agi_kit.play_asterisk(server.port, chunks)
+
+    assert first.variables == VERDICT
+    assert _levels(logs, "decision_after_failed") == ["error"]
+    assert second.variables == VERDICT
 
 
 async def test_environment_in_real_segments_over_iax2(server: FastAgiServer,
