@@ -31,7 +31,7 @@ EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 async def list_add(args: argparse.Namespace) -> int:
     """Add one entry; an identical entry already in force is reported and not added again."""
     configure_command_logging()
-    async with open_store(args) as (config, store):
+    async with open_store(args, may_create=True) as (config, store):
         result = await list_service.add_entry(
             store, config.numbers, AdminActor.cli(), list_name=args.list, match=args.match,
             number=args.number, note=args.note, expires=args.expires or "", added_by=args.by)
@@ -77,7 +77,7 @@ async def list_import(args: argparse.Namespace) -> int:
     """Import a CSV file: all rows or none, unless --skip-bad imports the valid rows."""
     configure_command_logging()
     data = _read_import_file(args.file)
-    async with open_store(args) as (config, store):
+    async with open_store(args, may_create=True) as (config, store):
         result = await list_service.import_csv(
             store, config.numbers, AdminActor.cli(), data, args.file, default_list=args.list,
             skip_bad=args.skip_bad, added_by=args.by)
