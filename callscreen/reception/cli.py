@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from callscreen.admin import users
 from callscreen.cli import add_config_argument
@@ -117,15 +117,30 @@ def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
 
 
 def read_password(args: argparse.Namespace) -> str:
-    """Read a new password from stdin (--password-stdin) or ask twice on the terminal."""
+    """Read a new password from stdin (--password-stdin) or ask twice on the terminal.
+
+    Exits with code 2 when there is no terminal to ask on or the prompt gets end of input
+    (Ctrl-D), because getpass would otherwise echo a warning and end in a traceback.
+    """
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
 
-    first = getpass.getpass(t("auth.password_prompt"))
-    second = getpass.getpass(t("auth.password_repeat"))
+    if not sys.stdin.isatty():
+        _exit_with(both("auth.password_no_terminal"))
+    try:
+        first = getpass.getpass(t("auth.password_prompt"))
+        second = getpass.getpass(t("auth.password_repeat"))
+    except EOFError:
+        print(file=sys.stderr)
+        _exit_with(both("auth.password_cancelled"))
     if first != second:
         raise SystemExit(both("auth.password_mismatch"))
     return first
+
+
+def _exit_with(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _check_password(password: str) -> None:
