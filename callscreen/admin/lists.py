@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from callscreen.admin.patterns import normal_pattern
 from callscreen.config.model import NumbersConfig
 from callscreen.errors import ImportFileError
+from callscreen.spreadsheet import safe_cell
 from callscreen.store.admin import NewListEntry
 from callscreen.store.lists import InvalidListEntryError, ListEntry
 
@@ -39,8 +40,6 @@ COLUMN_ALIASES = {
     "list": ("list", "名单"),
 }
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d")
-# Excel and LibreOffice interpret a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_HEADER = ("list", "match", "pattern", "note", "added_by", "added_at", "expires")
 
 
@@ -211,8 +210,8 @@ def export_csv(entries: Iterable[ListEntry], zone: ZoneInfo) -> str:
 
     for entry in entries:
         writer.writerow((
-            entry.list_name, entry.match, entry.pattern, _safe_cell(entry.note),
-            _safe_cell(entry.added_by), entry.added_at.astimezone(zone).isoformat(),
+            entry.list_name, entry.match, entry.pattern, safe_cell(entry.note),
+            safe_cell(entry.added_by), entry.added_at.astimezone(zone).isoformat(),
             _expiry_cell(entry.expires_at, zone),
         ))
 
@@ -229,8 +228,3 @@ def _expiry_cell(expires_at: datetime | None, zone: ZoneInfo) -> str:
         return last_day.isoformat()
 
     return local.isoformat()
-
-
-def _safe_cell(text: str) -> str:
-    # A leading apostrophe makes spreadsheets show the cell as text instead of running it.
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text

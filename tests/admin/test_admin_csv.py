@@ -155,3 +155,14 @@ def test_export_neutralises_formula_notes() -> None:
     text = export_csv([entry], SHANGHAI)
 
     assert ",'=cmd(),'@admin," in text
+
+
+@pytest.mark.parametrize("note", ["\t=cmd()", "\r=cmd()", "-1+1", "+1"])
+def test_export_neutralises_hidden_formula(note: str) -> None:
+    entry = ListEntry(1, "block", "exact", "+8613912345678", note, "admin", NOW)
+
+    text = export_csv([entry], SHANGHAI)
+    parsed = parse(text, default_list=None)
+
+    assert parsed.problems == []
+    assert [e.note for _line, e in parsed.entries] == [f"'{note}"]
