@@ -98,7 +98,8 @@ def attendance_csv(rows: list[AttendanceRow], month: str, leave_category: str, *
     writer.writerow([t(f"report.column.{column}") for column in COLUMNS])
     for row in rows:
         writer.writerow([
-            safe_cell(row.employee_id), safe_cell(row.name), safe_cell(row.department), month, row.calls,
+            safe_cell(row.employee_id), safe_cell(row.name), safe_cell(row.department), month,
+            row.calls,
             f"{row.reception_seconds / 60:.1f}", f"{row.employee_seconds / 60:.1f}",
             row.leave_days, safe_cell(leave_category) if row.leave_days else "",
         ])

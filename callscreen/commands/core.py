@@ -17,6 +17,7 @@ from callscreen.classifier import Decision
 from callscreen.cli import add_config_argument, config_from_args
 from callscreen.commands.text import display_width
 from callscreen.config import Config, load_config
+from callscreen.config.checks import check_deployment
 from callscreen.i18n import both, t
 from callscreen.logs import configure_logging
 from callscreen.numbers.model import NumberFacts
@@ -95,11 +96,17 @@ def speed_factor(text: str) -> float:
 
 
 def check_config_command(args: argparse.Namespace) -> int:
-    """Validate a config file (and the reply scripts it points to); print every problem."""
+    """Validate a config file and the reply scripts it points to; print every problem.
+
+    Warnings are printed too but do not make the check fail.
+    """
     config = load_config(args.file)
 
-    problems = [str(problem) for problem in ScriptRenderer(config).check()]
+    deployment = check_deployment(config)
+    problems = deployment.errors + [str(problem) for problem in ScriptRenderer(config).check()]
 
+    for warning in deployment.warnings:
+        print(f"{both('config.warning')}: {warning}", file=sys.stderr)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
