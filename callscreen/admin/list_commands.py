@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callscreen.admin import list_service
-from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv
+from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv, last_day_in_force
 from callscreen.admin.options import configure_command_logging, open_store
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
@@ -154,10 +154,20 @@ def _entry_json(entry: ListEntry, zone: ZoneInfo) -> dict[str, object]:
 
 
 def _entry_line(entry: ListEntry, zone: ZoneInfo, now: datetime) -> str:
-    expires = entry.expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") \
-        if entry.expires_at else "—"
+    expires = _expiry_text(entry.expires_at, zone)
     state = "" if entry.is_active(now) else "  (" + both("list.inactive") + ")"
     added = entry.added_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     return (f"#{entry.id:<5} {entry.list_name:<5} {entry.match:<6} {entry.pattern:<18} "
-            f"{entry.added_by} {added} → {expires}  {entry.note}{state}")
+            f"{entry.added_by} {added}  {expires}  {entry.note}{state}")
+
+
+def _expiry_text(expires_at: datetime | None, zone: ZoneInfo) -> str:
+    if expires_at is None:
+        return both("list.no_expiry")
+
+    last_day = last_day_in_force(expires_at, zone)
+    if last_day is not None:
+        return both("list.in_force_through", day=last_day.isoformat())
+    return both("list.in_force_until",
+                moment=expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"))

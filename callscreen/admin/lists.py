@@ -222,9 +222,17 @@ def _expiry_cell(expires_at: datetime | None, zone: ZoneInfo) -> str:
     if expires_at is None:
         return ""
 
-    local = expires_at.astimezone(zone)
-    if local.time() == time(0):
-        last_day: date = local.date() - timedelta(days=1)
-        return last_day.isoformat()
+    last_day = last_day_in_force(expires_at, zone)
+    return last_day.isoformat() if last_day else expires_at.astimezone(zone).isoformat()
 
-    return local.isoformat()
+
+def last_day_in_force(expires_at: datetime, zone: ZoneInfo) -> date | None:
+    """Return the last local day an entry is in force, or None when it ends mid-day.
+
+    An expiry typed as a date (2027-01-31) is stored as the next local midnight, so the
+    day the admin typed is the day before it.
+    """
+    local = expires_at.astimezone(zone)
+    if local.time() != time(0):
+        return None
+    return local.date() - timedelta(days=1)

@@ -11,6 +11,7 @@ import re
 import phonenumbers
 
 from callscreen.config.model import NumbersConfig
+from callscreen.i18n import both
 from callscreen.numbers.model import NumberKind
 from callscreen.numbers.normalise import normalise
 from callscreen.store.lists import (
@@ -29,6 +30,10 @@ DIGITS = re.compile(r"^\+?\d+$")
 # editors leave behind (BOM, zero-width space, no-break spaces).
 STRIPPED_CHARACTERS = str.maketrans("", "", " \t-()\u00a0\u3000\ufeff\u200b")
 NO_NUMBER_KINDS = frozenset({NumberKind.ANONYMOUS, NumberKind.INVALID})
+# Chinese numbers starting with these digits are service short codes (95588, 96688, 12315),
+# whose key is "svc:95588", so an E.164 prefix such as "+8695" can never match one. "10" is
+# left out because "10" is also Beijing's area code.
+SERVICE_ONLY_PREFIXES = ("95", "96", "12")
 
 
 def normal_pattern(list_name: str, match: str, text: str, numbers: NumbersConfig) -> str:
@@ -98,5 +103,9 @@ def _prefix(compact: str, numbers: NumbersConfig) -> str:
         return "+" + compact[2:]
 
     # National digits: drop the trunk prefix 0 and put the country code of the PBX in front.
+    national = compact.removeprefix("0")
     country_code = phonenumbers.country_code_for_region(numbers.default_region)
-    return f"+{country_code}{compact.removeprefix('0')}"
+    if country_code == 86 and national.startswith(SERVICE_ONLY_PREFIXES):
+        raise InvalidListEntryError(both("list.service_prefix", value=compact, national=national),
+                                    field="pattern", value=compact)
+    return f"+{country_code}{national}"
