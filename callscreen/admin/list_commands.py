@@ -21,7 +21,7 @@ from callscreen.admin.options import configure_command_logging, open_store
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
 from callscreen.errors import ImportFileError
-from callscreen.i18n import both
+from callscreen.i18n import LOCALES, both, t
 from callscreen.store.admin import list_entries
 from callscreen.store.lists import ListEntry
 
@@ -39,10 +39,17 @@ async def list_add(args: argparse.Namespace) -> int:
     if result.existed:
         print(both("list.exists", id=result.entry_id, pattern=result.pattern))
         return 0
-    print(both("list.added", id=result.entry_id, list=args.list, match=args.match,
-               pattern=result.pattern))
+    print(_added_text(args.list, args.match, result.entry_id, result.pattern))
     print(both("list.takes_effect"))
     return 0
+
+
+def _added_text(list_name: str, match: str, entry_id: int, pattern: str) -> str:
+    # The list and match names are words of each language, so both() cannot fill them.
+    return " / ".join(
+        t("list.added", locale, id=entry_id, pattern=pattern,
+          list=t(f"admin.list.{list_name}", locale), match=t(f"admin.match.{match}", locale))
+        for locale in LOCALES)
 
 
 async def list_remove(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from callscreen.admin.patterns import normal_pattern
 from callscreen.config.model import NumbersConfig
 from callscreen.errors import ImportFileError
+from callscreen.i18n import both
 from callscreen.spreadsheet import safe_cell
 from callscreen.store.admin import NewListEntry
 from callscreen.store.lists import InvalidListEntryError, ListEntry
@@ -161,7 +162,7 @@ def _row_entry(cells: dict[str, str], default_list: str | None, numbers: Numbers
     expires_at = parse_expiry(cells.get("expires", ""), zone)
     if expires_at is not None and expires_at <= now:
         raise InvalidListEntryError(
-            f"到期时间已过 / expiry {cells['expires']!r} is in the past",
+            both("list.expiry_past", value=repr(cells["expires"])),
             field="expires", value=cells["expires"])
 
     return NewListEntry(list_name=list_name, match=match, pattern=pattern,
@@ -193,8 +194,8 @@ def _parse_timestamp(value: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidListEntryError(
-            f"到期时间格式无效，应为 2027-01-31 / invalid expiry {value!r}; expected a date "
-            f"like 2027-01-31", field="expires", value=value) from exc
+            both("list.expiry_invalid", value=repr(value)), field="expires",
+            value=value) from exc
 
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 

@@ -51,9 +51,7 @@ def normal_pattern(list_name: str, match: str, text: str, numbers: NumbersConfig
     compact = text.translate(STRIPPED_CHARACTERS)
     if SPREADSHEET_NUMBER.match(compact):
         raise InvalidListEntryError(
-            f"号码被表格软件改成了数字格式（如 1.39E+10），请把该列设为文本后重新导出 / "
-            f"{text!r} was turned into a number by a spreadsheet; format the column as "
-            f"text and export again",
+            both("list.spreadsheet_number", value=repr(text)),
             field="pattern", value=text,
         )
 
@@ -79,7 +77,7 @@ def _exact(compact: str, numbers: NumbersConfig) -> str:
     facts = normalise(compact, region=numbers.default_region, area_code=numbers.area_code)
     if facts.kind in NO_NUMBER_KINDS or not facts.key:
         raise InvalidListEntryError(
-            f"不是有效的电话号码 / {compact!r} is not a valid phone number",
+            both("list.invalid_number", value=repr(compact)),
             field="pattern", value=compact,
         )
 

@@ -166,3 +166,12 @@ def test_export_neutralises_hidden_formula(note: str) -> None:
 
     assert parsed.problems == []
     assert [e.note for _line, e in parsed.entries] == [f"'{note}"]
+
+
+def test_import_errors_name_value_in_chinese() -> None:
+    text = "list,number,expires\nblock,13912345678,2027-13-45\nblock,1.39123E+10,\n"
+
+    problems = parse(text, default_list=None).problems
+
+    assert "到期日 '2027-13-45' 格式无效" in problems[0]
+    assert "号码 '1.39123E+10' 被表格软件改成了数字格式" in problems[1]

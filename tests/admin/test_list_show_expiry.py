@@ -57,3 +57,13 @@ def test_other_prefix_still_accepted(write_config: ConfigWriter, store_path: Pat
 
     assert result.code == 0, result.stderr
     assert "+86755" in result.stdout
+
+
+def test_list_add_names_list_in_chinese(write_config: ConfigWriter) -> None:
+    config = write_config()
+
+    result = run_cli("list", "add", "13912345678", "--list", "block", "--config", config)
+
+    assert result.code == 0, result.stderr
+    assert "已添加黑名单条目 #1：号码 +8613912345678" in result.stdout
+    assert "added block list entry #1" in result.stdout
