@@ -136,9 +136,10 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
             _print_header(out, locale, daemon, logins)
             await _wait_for_ami(daemon)
             await _play(daemon, fake, morning(), locale, speed, out)
-            await _print_summary(daemon, locale, out)
+            example_call = await _print_summary(daemon, locale, out)
             if keep_store is not None:
-                print(t("demo.store_kept", locale, path=keep_store), file=out, flush=True)
+                print(t("demo.store_kept", locale, path=keep_store, call_id=example_call),
+                      file=out, flush=True)
             if not once:
                 print(t("demo.keep_running", locale), file=out, flush=True)
                 await asyncio.Event().wait()
@@ -271,7 +272,8 @@ def _print_header(out: TextIO, locale: str, daemon: Daemon,
     print(file=out, flush=True)
 
 
-async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> None:
+async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> str:
+    """Print the verdict counts and the flagged calls; return a call id to try explain on."""
     assert daemon.store is not None
     await _wait_for_records(daemon, expected=len(morning()))
 
@@ -283,10 +285,13 @@ async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> None:
 
     flagged = [c for c in daemon.hub.active() if c.verdict != "allow"]
     print(t("demo.flagged_list", locale), file=out)
-    for call in sorted(flagged, key=lambda c: c.started_at):
+    flagged.sort(key=lambda c: c.started_at)
+    for call in flagged:
         rules = ", ".join(r.rule for r in call.reasons)
-        print(f"  {call.caller_masked or '—'}  {call.score:>3}  {rules}", file=out)
+        print(f"  {call.call_id}  {call.caller_masked or '—'}  {call.score:>3}  {rules}",
+              file=out)
     out.flush()
+    return flagged[-1].call_id if flagged else "CALL_ID"
 
 
 async def _wait_for_records(daemon: Daemon, expected: int, limit_s: float = 10.0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -42,3 +43,21 @@ def test_demo_rejects_bad_speed(tmp_path: Path, speed: str) -> None:
 
     assert result.code == 2
     assert f"invalid speed {speed}" in result.stderr
+
+
+def test_demo_hint_call_id_explains(tmp_path: Path) -> None:
+    store = tmp_path / "demo.sqlite3"
+    demo = run_cli("demo", "--once", "--speed", "100", "--web-port", "0", "--lang", "en",
+                   "--keep-store", store, cwd=tmp_path)
+    hint = re.search(r"callscreen explain --store (\S+) (\S+) ", demo.stdout)
+
+    assert demo.code == 0, demo.stderr
+    assert "copy config.example.toml to candidate.toml" in demo.stdout
+    assert hint is not None, demo.stdout
+    assert hint.group(1) == str(store)
+    assert hint.group(2) in demo.stdout.split("callscreen explain")[0]
+
+    explained = run_cli("explain", "--store", store, hint.group(2), cwd=tmp_path)
+
+    assert explained.code == 0, explained.stderr
+    assert hint.group(2) in explained.stdout
