@@ -77,7 +77,7 @@ def health_snapshot(daemon: HealthSource, *, metrics: Metrics | None = None,
 
 
 def _backlog(metrics: Metrics | None) -> int | None:
-    # The Prometheus gauge holds a float; the backlog is a count of notifications.
+    # The Prometheus gauge stores a float, but the backlog is a count of notifications.
     return None if metrics is None else round(metrics.outbox_backlog_value())
 
 

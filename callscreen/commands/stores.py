@@ -2,9 +2,9 @@
 
 A command without --config would otherwise fall back to the built-in [store] path,
 `callscreen.sqlite3` in the current directory, and quietly create an empty database there.
-So every command needs the file to exist, except the few that set up a new install
-(adding users, phones, list entries or the directory before the first `callscreen run`),
-and those create it only at a path that was given explicitly with --config or --store.
+So every command needs the file to exist, except the few that set up a new install: they
+add users, phones, list entries or the directory before the first `callscreen run`. Those
+create the file only at a path given explicitly with --config or --store.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def command_store_path(args: argparse.Namespace, *, may_create: bool = False
     if may_create and explicit:
         return config, path
 
-    shown = Path(path).resolve()
+    absolute_path = Path(path).resolve()
     if explicit:
-        raise StoreMissingError(both("store.missing", path=shown))
-    raise StoreMissingError(both("store.missing_no_config", path=shown))
+        raise StoreMissingError(both("store.missing", path=absolute_path))
+    raise StoreMissingError(both("store.missing_no_config", path=absolute_path))

@@ -15,12 +15,12 @@ def test_list_show_prints_typed_day(write_config: ConfigWriter) -> None:
     run_cli("list", "add", "13912345678", "--list", "block", "--expires", "2099-01-31",
             "--config", config)
 
-    shown = run_cli("list", "show", "--config", config)
+    listed = run_cli("list", "show", "--config", config)
     exported = run_cli("list", "export", "--config", config)
 
-    assert shown.code == 0, shown.stderr
-    assert "至 2099-01-31（含） / through 2099-01-31" in shown.stdout
-    assert "2099-02-01" not in shown.stdout
+    assert listed.code == 0, listed.stderr
+    assert "至 2099-01-31（含） / through 2099-01-31" in listed.stdout
+    assert "2099-02-01" not in listed.stdout
     assert exported.stdout.rstrip().endswith(",2099-01-31")
 
 
@@ -28,9 +28,9 @@ def test_list_show_without_expiry(write_config: ConfigWriter) -> None:
     config = write_config()
     run_cli("list", "add", "13912345678", "--list", "block", "--config", config)
 
-    shown = run_cli("list", "show", "--config", config)
+    listed = run_cli("list", "show", "--config", config)
 
-    assert "长期有效 / no expiry" in shown.stdout
+    assert "长期有效 / no expiry" in listed.stdout
 
 
 @pytest.mark.parametrize("prefix", ["95", "955", "096", "12"])
