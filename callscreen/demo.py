@@ -20,6 +20,7 @@ from callscreen.commands.text import display_width
 from callscreen.config import Config
 from callscreen.daemon import Daemon
 from callscreen.errors import CallscreenError
+from callscreen.extensions import WebListenError
 from callscreen.hub import CallUpdate
 from callscreen.i18n import both, t
 from callscreen.logs import configure_logging
@@ -38,6 +39,7 @@ DIRECTORY = (
     ("陈静", "E1002", "前台", "100", ""),
 )
 COLLECTOR_BLOCK = "1705566"  # a virtual-operator block: +86 170 5566 xxxx
+DEFAULT_WEB_PORT = 8080
 
 
 class DemoError(CallscreenError, ValueError):
@@ -101,9 +103,12 @@ def demo_config(folder: Path, web_port: int, store_path: Path | None = None) -> 
 
 
 async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
-                   web_port: int = 8080, keep_store: Path | None = None,
+                   web_port: int | None = None, keep_store: Path | None = None,
                    out: TextIO | None = None) -> int:
     """Run the demo; return the exit code. With `once`, exit after the summary.
+
+    `web_port` None means DEFAULT_WEB_PORT, or any free port when that one is in use. A port
+    given explicitly must be free, or the demo stops with DemoError.
 
     With `keep_store`, the demo's store is written to that new file and kept afterwards,
     so `callscreen replay` and `callscreen explain` can be tried on its calls.
@@ -114,8 +119,13 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
         raise DemoError(both("demo.store_exists", path=keep_store))
 
     folder = Path(tempfile.mkdtemp(prefix="callscreen-demo-"))
-    config = demo_config(folder, web_port, keep_store)
-    daemon = await _start_daemon(config, out, locale)
+    config = demo_config(folder, DEFAULT_WEB_PORT if web_port is None else web_port,
+                         keep_store)
+    try:
+        daemon = await _start_daemon(config, out, locale, fall_back=web_port is None)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
     try:
         assert daemon.agi is not None
@@ -128,9 +138,10 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
             _print_header(out, locale, daemon, logins)
             await _wait_for_ami(daemon)
             await _play(daemon, fake, morning(), locale, speed, out)
-            await _print_summary(daemon, locale, out)
+            example_call = await _print_summary(daemon, locale, out)
             if keep_store is not None:
-                print(t("demo.store_kept", locale, path=keep_store), file=out, flush=True)
+                print(t("demo.store_kept", locale, path=keep_store, call_id=example_call),
+                      file=out, flush=True)
             if not once:
                 print(t("demo.keep_running", locale), file=out, flush=True)
                 await asyncio.Event().wait()
@@ -142,20 +153,40 @@ async def run_demo(*, once: bool, locale: str = "zh-CN", speed: float = 1.0,
     return 0
 
 
-async def _start_daemon(config: Config, out: TextIO, locale: str) -> Daemon:
-    """Start the demo daemon; when the console port is taken, use any free port instead."""
+async def _start_daemon(config: Config, out: TextIO, locale: str, *,
+                        fall_back: bool) -> Daemon:
+    """Start the demo daemon. With `fall_back`, a console port in use is replaced by any
+    free port. A failed start closes what it opened, because the store's worker thread would
+    otherwise keep the process alive."""
     daemon = Daemon(config)
     daemon.notification_stream = out
     try:
         await daemon.start()
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE or config.web.port == 0:
-            raise
+    except BaseException as exc:
         await daemon.close()
-        print(t("demo.port_taken", locale, port=config.web.port), file=out)
+        if not isinstance(exc, WebListenError):
+            raise
+        port = config.web.port
+        if not (fall_back and _address_in_use(exc) and port != 0):
+            raise DemoError(both("demo.web_port_failed", port=port,
+                                 error=_os_error_text(exc))) from exc
+
+        print(t("demo.port_taken", locale, port=port), file=out)
         return await _start_daemon(replace(config, web=replace(config.web, port=0)), out,
-                                   locale)
+                                   locale, fall_back=False)
     return daemon
+
+
+def _address_in_use(exc: WebListenError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+
+
+def _os_error_text(exc: WebListenError) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        return cause.strerror or str(cause)
+    return str(exc)
 
 
 async def _seed(daemon: Daemon) -> list[tuple[str, str, str]]:
@@ -243,7 +274,8 @@ def _print_header(out: TextIO, locale: str, daemon: Daemon,
     print(file=out, flush=True)
 
 
-async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> None:
+async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> str:
+    """Print the verdict counts and the flagged calls; return a call id to try explain on."""
     assert daemon.store is not None
     await _wait_for_records(daemon, expected=len(morning()))
 
@@ -255,10 +287,13 @@ async def _print_summary(daemon: Daemon, locale: str, out: TextIO) -> None:
 
     flagged = [c for c in daemon.hub.active() if c.verdict != "allow"]
     print(t("demo.flagged_list", locale), file=out)
-    for call in sorted(flagged, key=lambda c: c.started_at):
+    flagged.sort(key=lambda c: c.started_at)
+    for call in flagged:
         rules = ", ".join(r.rule for r in call.reasons)
-        print(f"  {call.caller_masked or '—'}  {call.score:>3}  {rules}", file=out)
+        print(f"  {call.call_id}  {call.caller_masked or '—'}  {call.score:>3}  {rules}",
+              file=out)
     out.flush()
+    return flagged[-1].call_id if flagged else "CALL_ID"
 
 
 async def _wait_for_records(daemon: Daemon, expected: int, limit_s: float = 10.0) -> None:

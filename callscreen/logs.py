@@ -64,6 +64,9 @@ def configure_logging(level: str = "info", fmt: str = "auto", *, stream: Any = N
     # aiosqlite logs two DEBUG lines per statement, which would drown callscreen's own
     # debug events (and at call volume, fill the disk).
     logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))
+    # asyncio's DEBUG lines ("Using selector: EpollSelector") bypass structlog and would put
+    # plain text into the JSON stream.
+    logging.getLogger("asyncio").setLevel(max(numeric, logging.INFO))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -16,12 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callscreen.admin import list_service
-from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv
+from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv, last_day_in_force
 from callscreen.admin.options import configure_command_logging, open_store
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
 from callscreen.errors import ImportFileError
-from callscreen.i18n import both
+from callscreen.i18n import LOCALES, both, t
 from callscreen.store.admin import list_entries
 from callscreen.store.lists import ListEntry
 
@@ -31,7 +31,7 @@ EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 async def list_add(args: argparse.Namespace) -> int:
     """Add one entry; an identical entry already in force is reported and not added again."""
     configure_command_logging()
-    async with open_store(args) as (config, store):
+    async with open_store(args, may_create=True) as (config, store):
         result = await list_service.add_entry(
             store, config.numbers, AdminActor.cli(), list_name=args.list, match=args.match,
             number=args.number, note=args.note, expires=args.expires or "", added_by=args.by)
@@ -39,10 +39,17 @@ async def list_add(args: argparse.Namespace) -> int:
     if result.existed:
         print(both("list.exists", id=result.entry_id, pattern=result.pattern))
         return 0
-    print(both("list.added", id=result.entry_id, list=args.list, match=args.match,
-               pattern=result.pattern))
+    print(_added_text(args.list, args.match, result.entry_id, result.pattern))
     print(both("list.takes_effect"))
     return 0
+
+
+def _added_text(list_name: str, match: str, entry_id: int, pattern: str) -> str:
+    # The list and match names are words of each language, so both() cannot fill them.
+    return " / ".join(
+        t("list.added", locale, id=entry_id, pattern=pattern,
+          list=t(f"admin.list.{list_name}", locale), match=t(f"admin.match.{match}", locale))
+        for locale in LOCALES)
 
 
 async def list_remove(args: argparse.Namespace) -> int:
@@ -77,7 +84,7 @@ async def list_import(args: argparse.Namespace) -> int:
     """Import a CSV file: all rows or none, unless --skip-bad imports the valid rows."""
     configure_command_logging()
     data = _read_import_file(args.file)
-    async with open_store(args) as (config, store):
+    async with open_store(args, may_create=True) as (config, store):
         result = await list_service.import_csv(
             store, config.numbers, AdminActor.cli(), data, args.file, default_list=args.list,
             skip_bad=args.skip_bad, added_by=args.by)
@@ -154,10 +161,20 @@ def _entry_json(entry: ListEntry, zone: ZoneInfo) -> dict[str, object]:
 
 
 def _entry_line(entry: ListEntry, zone: ZoneInfo, now: datetime) -> str:
-    expires = entry.expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") \
-        if entry.expires_at else "—"
+    expires = _expiry_text(entry.expires_at, zone)
     state = "" if entry.is_active(now) else "  (" + both("list.inactive") + ")"
     added = entry.added_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     return (f"#{entry.id:<5} {entry.list_name:<5} {entry.match:<6} {entry.pattern:<18} "
-            f"{entry.added_by} {added} → {expires}  {entry.note}{state}")
+            f"{entry.added_by} {added}  {expires}  {entry.note}{state}")
+
+
+def _expiry_text(expires_at: datetime | None, zone: ZoneInfo) -> str:
+    if expires_at is None:
+        return both("list.no_expiry")
+
+    last_day = last_day_in_force(expires_at, zone)
+    if last_day is not None:
+        return both("list.in_force_through", day=last_day.isoformat())
+    return both("list.in_force_until",
+                moment=expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"))

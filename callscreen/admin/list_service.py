@@ -15,6 +15,7 @@ from callscreen.admin.lists import decode_csv, parse_expiry, parse_import
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
 from callscreen.config.model import NumbersConfig
+from callscreen.i18n import both
 from callscreen.store import Store
 from callscreen.store.admin import (
     NewListEntry,
@@ -56,7 +57,7 @@ def parse_expiry_text(text: str, numbers: NumbersConfig, now: datetime) -> datet
     expires_at = parse_expiry(text, ZoneInfo(numbers.time_zone))
     if expires_at is not None and expires_at <= now:
         raise InvalidListEntryError(
-            f"到期时间已过 / expiry {text!r} is in the past", field="expires", value=text)
+            both("list.expiry_past", value=repr(text)), field="expires", value=text)
 
     return expires_at
 

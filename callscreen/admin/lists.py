@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from callscreen.admin.patterns import normal_pattern
 from callscreen.config.model import NumbersConfig
 from callscreen.errors import ImportFileError
+from callscreen.i18n import both
+from callscreen.spreadsheet import safe_cell
 from callscreen.store.admin import NewListEntry
 from callscreen.store.lists import InvalidListEntryError, ListEntry
 
@@ -39,8 +41,6 @@ COLUMN_ALIASES = {
     "list": ("list", "名单"),
 }
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d")
-# Excel and LibreOffice interpret a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_HEADER = ("list", "match", "pattern", "note", "added_by", "added_at", "expires")
 
 
@@ -162,7 +162,7 @@ def _row_entry(cells: dict[str, str], default_list: str | None, numbers: Numbers
     expires_at = parse_expiry(cells.get("expires", ""), zone)
     if expires_at is not None and expires_at <= now:
         raise InvalidListEntryError(
-            f"到期时间已过 / expiry {cells['expires']!r} is in the past",
+            both("list.expiry_past", value=repr(cells["expires"])),
             field="expires", value=cells["expires"])
 
     return NewListEntry(list_name=list_name, match=match, pattern=pattern,
@@ -194,8 +194,8 @@ def _parse_timestamp(value: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidListEntryError(
-            f"到期时间格式无效，应为 2027-01-31 / invalid expiry {value!r}; expected a date "
-            f"like 2027-01-31", field="expires", value=value) from exc
+            both("list.expiry_invalid", value=repr(value)), field="expires",
+            value=value) from exc
 
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
@@ -211,8 +211,8 @@ def export_csv(entries: Iterable[ListEntry], zone: ZoneInfo) -> str:
 
     for entry in entries:
         writer.writerow((
-            entry.list_name, entry.match, entry.pattern, _safe_cell(entry.note),
-            _safe_cell(entry.added_by), entry.added_at.astimezone(zone).isoformat(),
+            entry.list_name, entry.match, entry.pattern, safe_cell(entry.note),
+            safe_cell(entry.added_by), entry.added_at.astimezone(zone).isoformat(),
             _expiry_cell(entry.expires_at, zone),
         ))
 
@@ -223,14 +223,17 @@ def _expiry_cell(expires_at: datetime | None, zone: ZoneInfo) -> str:
     if expires_at is None:
         return ""
 
+    last_day = last_day_in_force(expires_at, zone)
+    return last_day.isoformat() if last_day else expires_at.astimezone(zone).isoformat()
+
+
+def last_day_in_force(expires_at: datetime, zone: ZoneInfo) -> date | None:
+    """Return the last local day an entry is in force, or None when it ends mid-day.
+
+    An expiry typed as a date (2027-01-31) is stored as the next local midnight, so the
+    day the admin typed is the day before it.
+    """
     local = expires_at.astimezone(zone)
-    if local.time() == time(0):
-        last_day: date = local.date() - timedelta(days=1)
-        return last_day.isoformat()
-
-    return local.isoformat()
-
-
-def _safe_cell(text: str) -> str:
-    # A leading apostrophe makes spreadsheets show the cell as text instead of running it.
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    if local.time() != time(0):
+        return None
+    return local.date() - timedelta(days=1)

@@ -7,7 +7,8 @@ import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from callscreen.cli import add_config_argument, config_from_args
+from callscreen.cli import add_config_argument
+from callscreen.commands.stores import command_store_path
 from callscreen.config import Config
 from callscreen.logs import configure_logging
 from callscreen.store import Store
@@ -37,16 +38,22 @@ def default_actor() -> str:
 
 
 def config_and_store_path(args: argparse.Namespace) -> tuple[Config, str]:
-    """Return the loaded config and the store path the command works on."""
-    config = config_from_args(args)
+    """Return the loaded config and the path of the existing store the command works on.
 
-    return config, getattr(args, "store", None) or config.store.path
+    Raises StoreMissingError when the file does not exist.
+    """
+    return command_store_path(args)
 
 
 @asynccontextmanager
-async def open_store(args: argparse.Namespace) -> AsyncIterator[tuple[Config, Store]]:
-    """Open the store for writing (creating and migrating it as needed), close it after."""
-    config, path = config_and_store_path(args)
+async def open_store(args: argparse.Namespace, *, may_create: bool = False
+                     ) -> AsyncIterator[tuple[Config, Store]]:
+    """Open the store for writing (migrating it as needed), close it after.
+
+    Only with `may_create` is a missing file created, and only at an explicit path (see
+    callscreen.commands.stores).
+    """
+    config, path = command_store_path(args, may_create=may_create)
     store = await Store.open(path)
     try:
         yield config, store

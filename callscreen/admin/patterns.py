@@ -11,6 +11,7 @@ import re
 import phonenumbers
 
 from callscreen.config.model import NumbersConfig
+from callscreen.i18n import both
 from callscreen.numbers.model import NumberFacts, NumberKind
 from callscreen.numbers.normalise import normalise
 from callscreen.store.lists import (
@@ -28,6 +29,10 @@ DIGITS = re.compile(r"^\+?\d+$")
 # Separators people type inside numbers, and invisible characters that spreadsheets and
 # editors leave behind (BOM, zero-width space, no-break spaces).
 STRIPPED_CHARACTERS = str.maketrans("", "", " \t-()\u00a0\u3000\ufeff\u200b")
+# Chinese numbers starting with these digits are service short codes (95588, 96688, 12315),
+# whose key is "svc:95588", so an E.164 prefix such as "+8695" can never match one. "10" is
+# left out because "10" is also Beijing's area code.
+SERVICE_ONLY_PREFIXES = ("95", "96", "12")
 
 
 def _has_number(facts: NumberFacts) -> bool:
@@ -51,9 +56,7 @@ def normal_pattern(list_name: str, match: str, text: str, numbers: NumbersConfig
     compact = text.translate(STRIPPED_CHARACTERS)
     if SPREADSHEET_NUMBER.match(compact):
         raise InvalidListEntryError(
-            f"号码被表格软件改成了数字格式（如 1.39E+10），请把该列设为文本后重新导出 / "
-            f"{text!r} was turned into a number by a spreadsheet; format the column as "
-            f"text and export again",
+            both("list.spreadsheet_number", value=repr(text)),
             field="pattern", value=text,
         )
 
@@ -79,7 +82,7 @@ def _exact(compact: str, numbers: NumbersConfig) -> str:
     facts = normalise(compact, region=numbers.default_region, area_code=numbers.area_code)
     if not _has_number(facts):
         raise InvalidListEntryError(
-            f"不是有效的电话号码 / {compact!r} is not a valid phone number",
+            both("list.invalid_number", value=repr(compact)),
             field="pattern", value=compact,
         )
 
@@ -103,5 +106,9 @@ def _prefix(compact: str, numbers: NumbersConfig) -> str:
         return "+" + compact[2:]
 
     # National digits: drop the trunk prefix 0 and put the country code of the PBX in front.
+    national = compact.removeprefix("0")
     country_code = phonenumbers.country_code_for_region(numbers.default_region)
-    return f"+{country_code}{compact.removeprefix('0')}"
+    if country_code == 86 and national.startswith(SERVICE_ONLY_PREFIXES):
+        raise InvalidListEntryError(both("list.service_prefix", value=compact, national=national),
+                                    field="pattern", value=compact)
+    return f"+{country_code}{national}"

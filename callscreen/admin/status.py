@@ -9,7 +9,7 @@ Shape of the JSON (a contract for supervisors and for `callscreen status`):
      "agi": {"enabled": bool, "listening": bool, "host": str, "port": int},
      "store": {"open": bool, "path": str},
      "reload": null | {"at", "path", "ok", "problems": [str], "restart_needed": [str]},
-     "outbox": {"backlog": int | null}}
+     "outbox": {"backlog": integer | null}}
 
 "degraded" lists each reason in `problems`; serve it with HTTP 503 so that a supervisor detects it.
 """
@@ -69,12 +69,16 @@ def health_snapshot(daemon: HealthSource, *, metrics: Metrics | None = None,
         "agi": _agi_health(daemon),
         "store": {"open": daemon.store is not None, "path": daemon.config.store.path},
         "reload": daemon.last_reload.to_json() if daemon.last_reload else None,
-        # A count: the Prometheus gauge it is read from holds a float.
-        "outbox": {"backlog": int(metrics.outbox_backlog_value()) if metrics else None},
+        "outbox": {"backlog": _backlog(metrics)},
     }
     problems = health_problems(snapshot)
 
     return {"status": "degraded" if problems else "ok", "problems": problems, **snapshot}
+
+
+def _backlog(metrics: Metrics | None) -> int | None:
+    # The Prometheus gauge stores a float, but the backlog is a count of notifications.
+    return None if metrics is None else round(metrics.outbox_backlog_value())
 
 
 def _ami_health(daemon: HealthSource) -> dict[str, Any]:
@@ -110,7 +114,9 @@ def health_problems(snapshot: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     ami, agi, reload = snapshot["ami"], snapshot["agi"], snapshot["reload"]
     if ami["enabled"] and not (ami["connected"] and ami["logged_in"]):
-        problems.append(both("status.ami_down", error=ami["last_error"] or "—"))
+        # The last error is already in both languages, so it follows the bilingual heading
+        # instead of being filled into each language's text.
+        problems.append(f"{both('status.ami_down')}: {ami['last_error'] or '—'}")
     if agi["enabled"] and not agi["listening"]:
         problems.append(both("status.agi_down", port=agi["port"]))
     if not snapshot["store"]["open"]:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from callscreen.cases.errors import CaseStateError
 from callscreen.cases.model import AttendanceRow, LeaveMark
 from callscreen.i18n import both, t
+from callscreen.spreadsheet import safe_cell
 from callscreen.store import Store
 from callscreen.store import hr as queries
 from callscreen.store import hr_cases as case_queries
@@ -97,14 +98,10 @@ def attendance_csv(rows: list[AttendanceRow], month: str, leave_category: str, *
     writer.writerow([t(f"report.column.{column}") for column in COLUMNS])
     for row in rows:
         writer.writerow([
-            _cell(row.employee_id), _cell(row.name), _cell(row.department), month, row.calls,
+            safe_cell(row.employee_id), safe_cell(row.name), safe_cell(row.department), month,
+            row.calls,
             f"{row.reception_seconds / 60:.1f}", f"{row.employee_seconds / 60:.1f}",
-            row.leave_days, _cell(leave_category) if row.leave_days else "",
+            row.leave_days, safe_cell(leave_category) if row.leave_days else "",
         ])
 
     return (BOM if bom else "") + buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    # Spreadsheets run a cell starting with = + - @ as a formula; a quote keeps it text.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text

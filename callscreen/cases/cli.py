@@ -18,7 +18,8 @@ from callscreen.audit import export
 from callscreen.cases import actions, attendance
 from callscreen.cases.actions import Actor
 from callscreen.cases.model import CaseStatus
-from callscreen.cli import add_config_argument, config_from_args
+from callscreen.cli import add_config_argument
+from callscreen.commands.stores import command_store_path
 from callscreen.config.model import Config
 from callscreen.i18n import both, t
 from callscreen.store import Store
@@ -28,8 +29,8 @@ Handler = Callable[[argparse.Namespace], Awaitable[int]]
 
 @asynccontextmanager
 async def _open(args: argparse.Namespace) -> AsyncIterator[tuple[Config, Store]]:
-    config = config_from_args(args)
-    store = await Store.open(config.store.path)
+    config, path = command_store_path(args)
+    store = await Store.open(path)
     try:
         yield config, store
     finally:

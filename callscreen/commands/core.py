@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from callscreen.classifier import Decision
 from callscreen.cli import add_config_argument, config_from_args
 from callscreen.commands.text import display_width
 from callscreen.config import Config, load_config
+from callscreen.config.checks import check_deployment
 from callscreen.i18n import both, t
 from callscreen.logs import configure_logging
 from callscreen.numbers.model import NumberFacts
@@ -38,10 +40,13 @@ def register(subparsers: Any) -> None:
                       help="打印汇总后退出 / exit after the summary")
     demo.add_argument("--lang", choices=("zh-CN", "en"), default="zh-CN",
                       help="输出语言 / output language (default zh-CN)")
-    demo.add_argument("--speed", type=float, default=1.0,
-                      help="播放速度倍数 / playback speed factor (default 1.0)")
-    demo.add_argument("--web-port", type=int, default=8080,
-                      help="控制台端口，0 为任意空闲端口 / console port, 0 for any free port")
+    demo.add_argument("--speed", type=speed_factor, default=1.0,
+                      help=f"播放速度倍数，{MIN_SPEED:g} 到 {MAX_SPEED:g} / playback speed "
+                           f"factor from {MIN_SPEED:g} to {MAX_SPEED:g} (default 1.0)")
+    demo.add_argument("--web-port", type=port_number, default=None, metavar="PORT",
+                      help="控制台端口，0 为任意空闲端口；默认 8080，被占用时改用空闲端口 / "
+                           "console port, 0 for any free port (default 8080, or a free port "
+                           "when 8080 is in use)")
     demo.add_argument("--keep-store", metavar="FILE", type=Path,
                       help="把演示的通话记录写入这个新文件并保留，供 replay/explain 试用 / "
                            "write the demo's call records to this new file and keep it, "
@@ -60,12 +65,48 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=check_config_command)
 
 
+# A slower demo would leave the terminal silent for minutes between calls, and a faster one
+# makes the fake PBX's timers shorter than a loopback round trip.
+MIN_SPEED = 0.1
+MAX_SPEED = 1000.0
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port for argparse: a whole number from 0 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(both("cli.invalid_port", value=text))
+    return port
+
+
+def speed_factor(text: str) -> float:
+    """Parse the demo's playback speed for argparse: a number from MIN_SPEED to MAX_SPEED."""
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = math.nan
+    # NaN fails both comparisons, so it is rejected too.
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(both("cli.invalid_speed", value=text, low=MIN_SPEED,
+                                              high=MAX_SPEED))
+    return speed
+
+
 def check_config_command(args: argparse.Namespace) -> int:
-    """Validate a config file (and the reply scripts it points to); print every problem."""
+    """Validate a config file and the reply scripts it points to; print every problem.
+
+    Warnings are printed too but do not make the check fail.
+    """
     config = load_config(args.file)
 
-    problems = [str(problem) for problem in ScriptRenderer(config).check()]
+    deployment = check_deployment(config)
+    problems = deployment.errors + [str(problem) for problem in ScriptRenderer(config).check()]
 
+    for warning in deployment.warnings:
+        print(f"{both('config.warning')}: {warning}", file=sys.stderr)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

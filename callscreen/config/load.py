@@ -147,7 +147,7 @@ def _check_str(meta: dict[str, Any], value: Any) -> tuple[str, dict[str, Any]] |
         return ("config.bad_length", {"low": meta.get("min_len", 0),
                                       "high": meta.get("max_len", 10_000)})
     if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
-        return ("config.bad_pattern", {"pattern": meta["pattern"]})
+        return (meta.get("format_error", "config.bad_pattern"), {"pattern": meta["pattern"]})
     if meta.get("time_zone") and not _is_time_zone(value):
         return ("config.bad_time_zone", {})
     if meta.get("host") and not value.strip():

@@ -1,7 +1,8 @@
 """The validated configuration, as typed dataclasses.
 
-Each field's metadata contains its constraint (`choices`, `min`, `max`, `pattern`) and the
-message id of its help text; `load.py` checks a TOML file against these definitions and
+Each field's metadata contains its constraint (`choices`, `min`, `max`, `pattern`, with
+`format_error` naming the message that describes a pattern to people) and the message id
+of its help text; `load.py` checks a TOML file against these definitions and
 `config.example.toml` documents every key.
 """
 
@@ -42,8 +43,10 @@ class AsteriskConfig:
 class NumbersConfig:
     """Settings for reading caller IDs."""
 
-    default_region: str = _opt("CN", pattern=r"[A-Z]{2}", region=True)
-    area_code: str = _opt("", pattern=r"(0?[1-9][0-9]{1,3})?")
+    default_region: str = _opt("CN", pattern=r"[A-Z]{2}", region=True,
+                                format_error="config.format.region")
+    area_code: str = _opt("", pattern=r"(0?[1-9][0-9]{1,3})?",
+                          format_error="config.format.area_code")
     time_zone: str = _opt("Asia/Shanghai", time_zone=True)
 
 
@@ -158,9 +161,12 @@ class AnomalyConfig:
     enabled: bool = _opt(True)
     short_window_hours: int = _opt(24, min=1, max=24 * 31)
     long_window_hours: int = _opt(24 * 7, min=1, max=24 * 366)
-    office_start: str = _opt("09:00", pattern=r"([01][0-9]|2[0-3]):[0-5][0-9]")
-    office_end: str = _opt("18:00", pattern=r"([01][0-9]|2[0-4]):[0-5][0-9]")
-    office_weekdays: str = _opt("12345", pattern=r"[1-7]{1,7}")
+    office_start: str = _opt("09:00", pattern=r"([01][0-9]|2[0-3]):[0-5][0-9]",
+                               format_error="config.format.time")
+    office_end: str = _opt("18:00", pattern=r"([01][0-9]|2[0-4]):[0-5][0-9]",
+                             format_error="config.format.end_time")
+    office_weekdays: str = _opt("12345", pattern=r"[1-7]{1,7}",
+                                  format_error="config.format.weekdays")
     suspect_categories: list[str] = _opt(
         ["collector", "repeat_collector", "abusive"],
         items=("normal", "collector", "repeat_collector", "anonymous", "employment_check",

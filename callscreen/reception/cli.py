@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from callscreen.admin import users
-from callscreen.cli import add_config_argument, config_from_args
+from callscreen.cli import add_config_argument
+from callscreen.commands.stores import command_store_path
 from callscreen.errors import ImportFileError
 from callscreen.i18n import both, t
 from callscreen.reception import accounts, phones
@@ -27,9 +28,10 @@ Handler = Callable[[argparse.Namespace], Awaitable[int]]
 
 
 @asynccontextmanager
-async def _open_store(args: argparse.Namespace) -> AsyncIterator[Database]:
-    config = config_from_args(args)
-    db = await Database.open(config.store.path)
+async def _open_store(args: argparse.Namespace, *, may_create: bool = False
+                      ) -> AsyncIterator[Database]:
+    _config, path = command_store_path(args, may_create=may_create)
+    db = await Database.open(path)
     try:
         yield db
     finally:
@@ -115,15 +117,30 @@ def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
 
 
 def read_password(args: argparse.Namespace) -> str:
-    """Read a new password from stdin (--password-stdin) or ask twice on the terminal."""
+    """Read a new password from stdin (--password-stdin) or ask twice on the terminal.
+
+    Exits with code 2 when there is no terminal to ask on or the prompt gets end of input
+    (Ctrl-D), because getpass would otherwise echo a warning and end in a traceback.
+    """
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
 
-    first = getpass.getpass(t("auth.password_prompt"))
-    second = getpass.getpass(t("auth.password_repeat"))
+    if not sys.stdin.isatty():
+        _exit_with(both("auth.password_no_terminal"))
+    try:
+        first = getpass.getpass(t("auth.password_prompt"))
+        second = getpass.getpass(t("auth.password_repeat"))
+    except EOFError:
+        print(file=sys.stderr)
+        _exit_with(both("auth.password_cancelled"))
     if first != second:
         raise SystemExit(both("auth.password_mismatch"))
     return first
+
+
+def _exit_with(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _check_password(password: str) -> None:
@@ -156,7 +173,7 @@ async def directory_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(both("directory.dry_run", count=len(parsed.employees), encoding=parsed.encoding))
         return 0
-    async with _open_store(args) as db:
+    async with _open_store(args, may_create=True) as db:
         count = await store.replace_employees(db, parsed.employees, now=datetime.now(UTC))
 
     print(both("directory.imported", count=count, encoding=parsed.encoding))
@@ -182,7 +199,7 @@ async def users_add(args: argparse.Namespace) -> int:
     password = read_password(args)
     _check_password(password)
 
-    async with _open_store(args) as db:
+    async with _open_store(args, may_create=True) as db:
         try:
             await users.add_user(db, users.AdminActor.cli(), args.username, password,
                                  args.role)
@@ -263,7 +280,7 @@ async def users_list(args: argparse.Namespace) -> int:
 
 async def phones_add(args: argparse.Namespace) -> int:
     """Register a desk phone and print its token once."""
-    async with _open_store(args) as db:
+    async with _open_store(args, may_create=True) as db:
         try:
             token = await phones.add_phone(db, args.extension, args.model)
         except ValueError as exc:

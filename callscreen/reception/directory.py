@@ -19,6 +19,7 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 
 from callscreen.errors import ImportFileError
+from callscreen.i18n import both
 from callscreen.store.reception import Employee
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -36,6 +37,12 @@ HEADER_ALIASES: dict[str, str] = {
     "拼音": "pinyin", "pinyin": "pinyin",
 }
 REQUIRED_FIELDS = ("name", "employee_id")
+# Field -> the column name a Chinese and an English reader would look for in the header.
+FIELD_COLUMNS: dict[str, tuple[str, str]] = {
+    "name": ("姓名", "name"), "employee_id": ("工号", "employee_id"),
+    "department": ("部门", "department"), "extension": ("分机", "extension"),
+    "did": ("直线", "DID"), "pinyin": ("拼音", "pinyin"),
+}
 
 SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 EMPLOYEE_ID = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
@@ -133,9 +140,9 @@ def _parse_reader(reader: Any, path: str) -> tuple[list[Employee], list[str]]:
         if employee is None:
             continue
         if employee.employee_id in seen:
-            problems.append(f"{path}:{line}: 工号重复（第 {seen[employee.employee_id]} 行已有）"
-                            f" / duplicate employee id {employee.employee_id}"
-                            f" (already on line {seen[employee.employee_id]})")
+            problems.append(f"{path}:{line}: " + both(
+                "directory.duplicate_id", id=repr(employee.employee_id),
+                line=seen[employee.employee_id]))
             continue
         seen[employee.employee_id] = line
         employees.append(employee)
@@ -161,15 +168,22 @@ def _header_columns(header: list[str], path: str) -> tuple[dict[str, int], list[
                             "可用 / known: 姓名 name, 工号 employee_id, 部门 department, "
                             "分机 extension, 直线 DID, 拼音 pinyin")
         elif field in columns:
-            problems.append(f"{path}:1: 列重复 / duplicate column {cell!r}")
+            problems.append(f"{path}:1: " + both("directory.duplicate_column", column=repr(cell)))
         else:
             columns[field] = index
 
     for field in REQUIRED_FIELDS:
         if field not in columns and not problems:
-            problems.append(f"{path}:1: 缺少必需的列 / missing required column: {field}")
+            problems.append(f"{path}:1: " + both("directory.missing_column",
+                                                 **column_names(field)))
 
     return columns, problems
+
+
+def column_names(field: str) -> dict[str, str]:
+    """Return the Chinese and English column names of `field` as message parameters."""
+    chinese, english = FIELD_COLUMNS[field]
+    return {"column_zh": chinese, "column_en": english}
 
 
 def _parse_row(cells: list[str], columns: dict[str, int],
@@ -199,9 +213,7 @@ def _parse_row(cells: list[str], columns: dict[str, int],
 
 def _check_field(field: str, value: str) -> str:
     if SCIENTIFIC.match(value):
-        return (f"{field} 为科学计数法 {value!r}：请在 Excel 中把该列设为文本后重新导出 / "
-                f"{field} is in scientific notation {value!r}: format the column as text "
-                "in Excel and export again")
+        return both("directory.scientific", value=repr(value), **column_names(field))
 
     if field == "name":
         if not value or len(value) > MAX_NAME_CHARS:

@@ -22,7 +22,11 @@ MAX_NOTE_CHARS = 500
 
 
 class FeedbackError(CallscreenError, ValueError):
-    """Feedback that cannot be stored; `message_id` names the text shown to reception."""
+    """Feedback that cannot be stored; `message_id` names the text shown to reception.
+
+    `detail` fills the message's {error} placeholder in every language, so it is a value
+    (an action, an id, a limit) and never a sentence.
+    """
 
     def __init__(self, message_id: str, detail: str = "") -> None:
         self.message_id = message_id
@@ -44,14 +48,14 @@ async def record_feedback(db: Database, call: CallUpdate, *, action: str, employ
     """
     kind = FEEDBACK_ACTIONS.get(action)
     if kind is None:
-        raise FeedbackError("console.bad_feedback", f"unknown action {action!r}")
+        raise FeedbackError("console.feedback_unknown_action", repr(action))
     if not call.caller_key:
         raise FeedbackError("console.feedback_no_number")
     note = clean_note(note)
     if len(note) > MAX_NOTE_CHARS:
-        raise FeedbackError("console.bad_feedback", f"note longer than {MAX_NOTE_CHARS}")
+        raise FeedbackError("console.feedback_note_too_long", str(MAX_NOTE_CHARS))
     if employee_id and await directory.get_employee(db, employee_id) is None:
-        raise FeedbackError("console.bad_feedback", f"unknown employee id {employee_id!r}")
+        raise FeedbackError("console.feedback_unknown_employee", repr(employee_id))
 
     # tags.call_id references calls; the call tracker may not have written the row yet.
     logged = await db.fetch_one("SELECT 1 FROM calls WHERE call_id = ?", (call.call_id,),

@@ -155,3 +155,23 @@ def test_export_neutralises_formula_notes() -> None:
     text = export_csv([entry], SHANGHAI)
 
     assert ",'=cmd(),'@admin," in text
+
+
+@pytest.mark.parametrize("note", ["\t=cmd()", "\r=cmd()", "-1+1", "+1"])
+def test_export_neutralises_hidden_formula(note: str) -> None:
+    entry = ListEntry(1, "block", "exact", "+8613912345678", note, "admin", NOW)
+
+    text = export_csv([entry], SHANGHAI)
+    parsed = parse(text, default_list=None)
+
+    assert parsed.problems == []
+    assert [e.note for _line, e in parsed.entries] == [f"'{note}"]
+
+
+def test_import_errors_name_value_in_chinese() -> None:
+    text = "list,number,expires\nblock,13912345678,2027-13-45\nblock,1.39123E+10,\n"
+
+    problems = parse(text, default_list=None).problems
+
+    assert "到期日 '2027-13-45' 格式无效" in problems[0]
+    assert "号码 '1.39123E+10' 被表格软件改成了数字格式" in problems[1]

@@ -105,7 +105,8 @@ async def test_health_ok_for_running_daemon(daemon: Daemon) -> None:
     assert snapshot["status"] == "ok"
     assert snapshot["agi"]["listening"]
     assert snapshot["agi"]["port"] > 0
-    assert snapshot["outbox"]["backlog"] == 0.0
+    assert snapshot["outbox"]["backlog"] == 0
+    assert isinstance(snapshot["outbox"]["backlog"], int)
     json.dumps(snapshot)
 
 

@@ -76,7 +76,8 @@ def test_rejects_scientific_notation_with_line_number():
 
     assert len(problems) == 1
     assert problems[0].startswith("staff.csv:3:")
-    assert "科学计数法" in problems[0]
+    assert "“直线”（DID）列的值 '2.18889E+10' 是科学计数法" in problems[0]
+    assert "the DID (直线) value '2.18889E+10' is in scientific notation" in problems[0]
 
 
 def test_rejects_landline_that_lost_its_leading_zero():
@@ -89,8 +90,8 @@ def test_rejects_landline_that_lost_its_leading_zero():
 def test_rejects_duplicate_employee_id():
     problems = problems_of("姓名,工号\n张伟,E001\n李娜,E001\n".encode())
 
-    assert problems == ["staff.csv:3: 工号重复（第 2 行已有） / duplicate employee id E001"
-                        " (already on line 2)"]
+    assert problems == ["staff.csv:3: 工号 'E001' 重复（第 2 行已有） / duplicate employee id "
+                        "'E001' (already on line 2)"]
 
 
 def test_rejects_unknown_column():
@@ -102,7 +103,8 @@ def test_rejects_unknown_column():
 def test_rejects_missing_required_column():
     problems = problems_of("姓名,部门\n张伟,销售部\n".encode())
 
-    assert problems == ["staff.csv:1: 缺少必需的列 / missing required column: employee_id"]
+    assert problems == ["staff.csv:1: 缺少必需的列“工号”（或 employee_id） / missing required "
+                        "column employee_id (or 工号)"]
 
 
 def test_rejects_row_with_wrong_cell_count():

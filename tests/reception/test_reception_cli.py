@@ -94,3 +94,15 @@ def test_phones_add_prints_token_once(config_file, capsys):
 
 def test_phones_add_rejects_bad_extension(config_file):
     assert run(config_file, "phones", "add", "80a1", "--model", "cisco") == 2
+
+
+def test_import_count_reads_for_one(config_file, tmp_path, capsys):
+    csv_path = tmp_path / "staff.csv"
+    csv_path.write_text("姓名,工号\n张伟,E001\n", encoding="utf-8")
+
+    code = run(config_file, "directory", "import", str(csv_path))
+
+    output = capsys.readouterr().out
+    assert code == 0
+    assert "employees imported: 1" in output
+    assert "1 employees" not in output

@@ -1,0 +1,50 @@
+"""Deployment checks that `check-config` runs on top of the per-key validation.
+
+`load_config` only rejects values the daemon cannot run with. These checks catch a config
+that runs but cannot work as intended (AMI without a secret), and settings that are
+allowed but risky (listeners reachable from the network), which are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from callscreen.config.model import Config
+from callscreen.i18n import both
+
+
+@dataclass
+class CheckResult:
+    """Problems that make check-config fail, and warnings that it only prints."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_deployment(config: Config) -> CheckResult:
+    """Return the errors and warnings for a config that already passed `load_config`."""
+    result = CheckResult()
+    path = config.source or "-"
+    asterisk = config.asterisk
+
+    if asterisk.ami_enabled and not asterisk.ami_secret:
+        result.errors.append(f"{path}: [asterisk] ami_secret: " + both("config.ami_no_secret"))
+
+    if asterisk.mode == "screen" and not is_loopback(asterisk.agi_host):
+        result.warnings.append(f"{path}: [asterisk] agi_host = {asterisk.agi_host!r}: "
+                               + both("config.agi_not_loopback"))
+    if config.web.enabled and not is_loopback(config.web.host):
+        result.warnings.append(f"{path}: [web] host = {config.web.host!r}: "
+                               + both("config.web_not_loopback"))
+    return result
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether `host` names only this machine (127.0.0.0/8, ::1 or localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
