@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from callscreen import __version__
 from callscreen.config import Config, load_config
@@ -25,9 +26,21 @@ AREA_COMMANDS = (
 )
 
 
+class BilingualArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors carry the catalogue's bilingual lead-in.
+
+    argparse's own detail ("the following arguments are required: ...") stays English.
+    Subcommand parsers use this class too, because add_subparsers copies the parent's class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: {both('cli.bad_arguments', detail=message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = BilingualArgumentParser(
         prog="callscreen",
         description="来电筛查守护进程 / ring-time call screening for Asterisk",
     )
@@ -63,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: Any = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
+        sys.stdout.flush()
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -72,4 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`callscreen replay | head`): stop quietly, and point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return int(result or 0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from callscreen.errors import AgiHangupError, CallscreenError, ProtocolError
+from callscreen.i18n import both
 from callscreen.pbx.agi_wire import (
     AgiTimeoutError,
     parse_environment,
@@ -109,9 +110,8 @@ class FastAgiServer:
                 self._accept, self._host, self._requested_port, limit=self._max_line,
                 backlog=LISTEN_BACKLOG)
         except OSError as exc:
-            raise AgiListenError(
-                f"FastAGI server could not listen on {self._host}:{self._requested_port}: {exc}"
-            ) from exc
+            raise AgiListenError(both("agi.listen_failed", host=self._host,
+                                      port=self._requested_port, error=exc)) from exc
 
         log.info("fastagi_started", host=self._host, port=self.port)
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from callscreen.admin import list_service
-from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv
+from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv, last_day_in_force
 from callscreen.errors import ImportFileError
 from callscreen.i18n import t
 from callscreen.store import Store
@@ -96,6 +96,7 @@ async def _page(request: web.Request, filters: Filters, outcome: Outcome, *,
                         entries=entries[:MAX_SHOWN_ENTRIES], count=len(entries),
                         shown=min(len(entries), MAX_SHOWN_ENTRIES), now=now,
                         zone=ZoneInfo(ctx.config.numbers.time_zone),
+                        last_day_in_force=last_day_in_force,
                         list_names=LIST_NAMES, match_kinds=MATCH_KINDS)
 
 

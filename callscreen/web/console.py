@@ -145,7 +145,7 @@ async def _resolve_employee(request: web.Request, text: str) -> str:
     if len(matches) == 1:
         return matches[0].employee_id
 
-    raise FeedbackError("console.bad_feedback", f"unknown or ambiguous employee {text!r}")
+    raise FeedbackError("console.feedback_unknown_employee", text)
 
 
 def _feedback_answer(request: web.Request, status: int, message: str) -> web.StreamResponse:
