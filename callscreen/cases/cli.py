@@ -1,7 +1,9 @@
 """HR subcommands: `cases list|show|close`, `audit verify|export`, `report attendance`.
 
-Every command that reads or changes HR data takes `--as USER`, an enabled hr account; the
-command is audited under "USER@cli", and a refusal is audited too.
+Every command that reads or changes HR data takes `--as USER`, an enabled hr account, and
+asks for that account's password (or reads it with --password-stdin); wrong passwords count
+toward the account's lockout as at the console. The command is audited under "USER@cli",
+and a refusal is audited too.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,9 +22,12 @@ from callscreen.cases import actions, attendance
 from callscreen.cases.actions import Actor
 from callscreen.cases.model import CaseStatus
 from callscreen.cli import add_config_argument
+from callscreen.commands.passwords import add_password_stdin, read_current_password
 from callscreen.commands.stores import command_store_path
 from callscreen.config.model import Config
+from callscreen.errors import CallscreenError
 from callscreen.i18n import both, t
+from callscreen.reception import accounts
 from callscreen.store import Store
 
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
@@ -32,6 +38,8 @@ async def _open(args: argparse.Namespace) -> AsyncIterator[tuple[Config, Store]]
     config, path = command_store_path(args)
     store = await Store.open(path)
     try:
+        if getattr(args, "actor", None):
+            await _log_in(args, store)
         yield config, store
     finally:
         await store.close()
@@ -43,7 +51,9 @@ def _command(actions_parsers: Any, name: str, help_text: str, handler: Handler, 
     add_config_argument(parser)
     if actor:
         parser.add_argument("--as", dest="actor", metavar="USER", required=True,
-                            help="以此人事账号操作（记入审计） / act as this hr account (audited)")
+                            help="以此人事账号操作（需其密码，记入审计） / act as this hr "
+                                 "account (asks for its password; audited)")
+        add_password_stdin(parser)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -92,9 +102,15 @@ def _register_report(subparsers: Any) -> None:
                         help="写入文件而不是标准输出 / write to a file instead of stdout")
 
 
+async def _log_in(args: argparse.Namespace, store: Store) -> None:
+    password = read_current_password(args, args.actor)
+    result = await accounts.login(store.db, args.actor, password, datetime.now(UTC),
+                                  remote="cli")
+    if result.user is None:
+        raise CallscreenError(both("auth.cli_login_failed", user=args.actor))
+
+
 def _actor(args: argparse.Namespace) -> Actor:
-    # TODO: `--as` asks for no password; whoever can read the database file can act as any
-    # hr account. Ask for the password once the CLI has a prompt helper shared with `users`.
     return Actor(username=args.actor, via="cli")
 
 

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from callscreen.admin import users
 from callscreen.cli import add_config_argument
+from callscreen.commands.passwords import add_password_stdin, exit_with
 from callscreen.commands.stores import command_store_path
 from callscreen.errors import ImportFileError
 from callscreen.i18n import both, t
@@ -79,12 +80,12 @@ def _register_users(actions: Any) -> None:
     parser = _subcommand(actions, "add", "新建账号 / create an account", users_add)
     parser.add_argument("username")
     parser.add_argument("--role", choices=store.ROLES, required=True)
-    _add_password_stdin(parser)
+    add_password_stdin(parser)
 
     parser = _subcommand(actions, "passwd", "修改密码并解锁 / set a new password and unlock",
                          users_passwd)
     parser.add_argument("username")
-    _add_password_stdin(parser)
+    add_password_stdin(parser)
 
     parser = _subcommand(actions, "disable", "停用账号 / disable an account", users_disable)
     parser.add_argument("username")
@@ -110,12 +111,6 @@ def _register_phones(actions: Any) -> None:
     parser.add_argument("--model", choices=store.PHONE_MODELS, required=True)
 
 
-def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--password-stdin", action="store_true",
-                        help="从标准输入读取一行作为密码 / read the password as one line "
-                        "from standard input")
-
-
 def read_password(args: argparse.Namespace) -> str:
     """Read a new password from stdin (--password-stdin) or ask twice on the terminal.
 
@@ -126,21 +121,16 @@ def read_password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\r\n")
 
     if not sys.stdin.isatty():
-        _exit_with(both("auth.password_no_terminal"))
+        exit_with(both("auth.password_no_terminal"))
     try:
         first = getpass.getpass(t("auth.password_prompt"))
         second = getpass.getpass(t("auth.password_repeat"))
     except EOFError:
         print(file=sys.stderr)
-        _exit_with(both("auth.password_cancelled"))
+        exit_with(both("auth.password_cancelled"))
     if first != second:
         raise SystemExit(both("auth.password_mismatch"))
     return first
-
-
-def _exit_with(message: str) -> NoReturn:
-    print(message, file=sys.stderr)
-    raise SystemExit(2)
 
 
 def _check_password(password: str) -> None:
