@@ -65,8 +65,12 @@ class DecayedSum:
             counted: float = sum(weight * 0.5 ** ((now - at) / half_life)
                                  for at, weight in items if at <= now)
             return counted
-        if now >= self._at:
-            self._decay_to(now, half_life)
+        if now > self._at:
+            # _decay_to, inlined: this runs on every ring-time decision.
+            self._value *= 0.5 ** ((now - self._at) / half_life)
+            self._at = now
+            return self._value
+        if now == self._at:
             return self._value
         growth: float = 0.5 ** ((now - self._at) / half_life)
         return self._value * growth

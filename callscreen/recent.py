@@ -183,8 +183,11 @@ class RecentHistory:
         total = self._blocks.get(block) if block else None
         if total is None:
             return 0.0
+        block_sum = total.value_at(now_us, self._half_life_us, self._max_age_us)
+        if key not in self._numbers:
+            # Without weighted tags of its own, the number has none inside the block either.
+            return block_sum
         own = self._own_in_block.get((block, key))
-        block_sum = self._value(total, now_us)
         if own is None:
             return block_sum
 

@@ -97,9 +97,15 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
     units = min(history.block_reputation, MAX_REPUTATION_UNITS)
     if facts.block and units >= REPUTATION_FLOOR:
         score = round(rules.block_collector_score * units)
-        return reason("reputation_block", score, units=f"{units:.1f}",
-                      block=_masked_block(facts.block)), Category.COLLECTOR
+        return _block_reason(score, f"{units:.1f}", facts.block), Category.COLLECTOR
     return None
+
+
+@lru_cache(maxsize=4096)
+def _block_reason(score: int, units: str, block: str) -> Reason:
+    # Callers from one busy block share this reason. Caching it by block skips masking the
+    # block and building the parameters on every call from that block.
+    return reason("reputation_block", score, units=units, block=_masked_block(block))
 
 
 def employment_check_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
