@@ -67,6 +67,9 @@ class RecentHistory:
         # A number's own tags inside its block, subtracted from the block's sum because the
         # store's block query leaves out the caller's own number.
         self._own_in_block: dict[tuple[str, str], DecayedSum] = {}
+        # The one block of all of a number's weighted tags, or None when they span several:
+        # then its own-in-block sum equals its number sum and needs no lookup of its own.
+        self._key_blocks: dict[str, str | None] = {}
         self._last_tag_id = 0
 
     @property
@@ -83,7 +86,7 @@ class RecentHistory:
         """(Re)load calls and tags inside the windows of `rules` (default: the current ones)."""
         self._use_rules(rules or self._rules)
         for table in (self._calls, self._numbers, self._checks, self._blocks,
-                      self._own_in_block):
+                      self._own_in_block, self._key_blocks):
             table.clear()
         self._last_tag_id = 0
 
@@ -127,11 +130,16 @@ class RecentHistory:
         if not key:
             return History(block_reputation=self._block_sum(block, key, now_us))
 
+        numbers = self._numbers.get(key)
+        number_sum = 0.0 if numbers is None else numbers.value_at(
+            now_us, self._half_life_us, self._max_age_us)
+        checks = self._checks.get(key)
         return History(
-            calls_in_window=self._count_calls(key, now_us),
-            number_reputation=self._value(self._numbers.get(key), now_us),
-            block_reputation=self._block_sum(block, key, now_us),
-            employment_checks=self._value(self._checks.get(key), now_us),
+            calls_in_window=self._count_calls(key, now_us) if key in self._calls else 0,
+            number_reputation=number_sum,
+            block_reputation=self._block_sum(block, key, now_us, numbers, number_sum),
+            employment_checks=0.0 if checks is None else checks.value_at(
+                now_us, self._half_life_us, self._max_age_us),
         )
 
     def prune(self, now: datetime) -> None:
@@ -142,6 +150,8 @@ class RecentHistory:
         for sums in (self._numbers, self._checks, self._blocks):
             self._prune_sums(sums, now_us)
         self._prune_sums(self._own_in_block, now_us)
+        for key in [key for key in self._key_blocks if key not in self._numbers]:
+            del self._key_blocks[key]
 
     def _prune_sums(self, sums: dict[K, DecayedSum], now_us: int) -> None:
         for name, total in list(sums.items()):
@@ -179,26 +189,28 @@ class RecentHistory:
         if not times:
             del self._calls[key]
 
-    def _block_sum(self, block: str, key: str, now_us: int) -> float:
+    def _block_sum(self, block: str, key: str, now_us: int, numbers: DecayedSum | None = None,
+                   number_sum: float = 0.0) -> float:
+        """Return the block's sum without the caller's own tags (`numbers`, worth `number_sum`)."""
         total = self._blocks.get(block) if block else None
         if total is None:
             return 0.0
         block_sum = total.value_at(now_us, self._half_life_us, self._max_age_us)
-        if key not in self._numbers:
+        if numbers is None:
             # Without weighted tags of its own, the number has none inside the block either.
             return block_sum
-        own = self._own_in_block.get((block, key))
-        if own is None:
-            return block_sum
 
-        own_sum = self._value(own, now_us)
+        if self._key_blocks.get(key) == block:
+            own, own_sum = numbers, number_sum
+        else:
+            own_in_block = self._own_in_block.get((block, key))
+            if own_in_block is None:
+                return block_sum
+            own = own_in_block
+            own_sum = own.value_at(now_us, self._half_life_us, self._max_age_us)
+
         # Every tag in the block is the caller's own: the store's sum is exactly 0.
         return 0.0 if len(own) == len(total) else block_sum - own_sum
-
-    def _value(self, total: DecayedSum | None, now_us: int) -> float:
-        if total is None:
-            return 0.0
-        return total.value_at(now_us, self._half_life_us, self._max_age_us)
 
     def _add_tag(self, key: str, block: str, kind: TagKind, at_us: int) -> None:
         half_life = self._half_life_us
@@ -209,6 +221,7 @@ class RecentHistory:
             return
 
         _sum(self._numbers, key).add(at_us, weight, half_life)
+        self._key_blocks[key] = block if self._key_blocks.get(key, block) == block else None
         if block:
             _sum(self._blocks, block).add(at_us, weight, half_life)
             _sum(self._own_in_block, (block, key)).add(at_us, weight, half_life)
