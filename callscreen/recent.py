@@ -67,8 +67,8 @@ class RecentHistory:
         # A number's own tags inside its block, subtracted from the block's sum because the
         # store's block query leaves out the caller's own number.
         self._own_in_block: dict[tuple[str, str], DecayedSum] = {}
-        # The one block of all of a number's weighted tags, or None when they span several:
-        # then its own-in-block sum equals its number sum and needs no lookup of its own.
+        # The one block that holds all of a number's weighted tags, or None when they span
+        # several. With one block, the number's own-in-block sum equals its number sum.
         self._key_blocks: dict[str, str | None] = {}
         self._last_tag_id = 0
 

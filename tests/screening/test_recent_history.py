@@ -150,6 +150,27 @@ async def test_block_of_own_tags_only_is_zero(tmp_path: Path) -> None:
     assert history.number_reputation > 0.0
 
 
+async def test_number_with_tags_in_two_blocks(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "calls.sqlite3")
+    own, other = normalise("17055661201"), normalise("13912345678")
+    for days, block in [(1, own.block), (2, other.block), (3, own.block)]:
+        await store.add_tag(caller_key=own.key, caller_block=block, tag="collector",
+                            author="test", created_at=NOW - timedelta(days=days))
+    await store.add_tag(caller_key=normalise("17055661202").key, caller_block=own.block,
+                        tag="collector", author="test", created_at=NOW - timedelta(days=4))
+    recent = RecentHistory(RULES)
+    await recent.load(store, NOW)
+
+    for number in ("17055661201", "17055661202", "13912345678"):
+        from_store = await store_history(store, number, NOW)
+        from_memory = recent.history(normalise(number), NOW)
+        assert from_memory.number_reputation == pytest.approx(from_store.number_reputation,
+                                                              rel=1e-9)
+        assert from_memory.block_reputation == pytest.approx(from_store.block_reputation,
+                                                             rel=1e-9)
+    await store.close()
+
+
 def test_future_tags_count_once_their_time_comes() -> None:
     recent = RecentHistory(RULES)
     facts = normalise("17055661201")
@@ -175,15 +196,21 @@ numbers = st.sampled_from(["13912345678", "13912340001", "17055661201", "1705566
 later = st.one_of(st.sampled_from([timedelta(0), WINDOW, MAX_AGE]),
                  st.integers(0, 3 * 86_400).map(lambda seconds: timedelta(seconds=seconds)))
 tag_kinds = st.sampled_from([str(kind) for kind in TagKind])
+# None keeps the number's own block. The others file a tag under another block, as a tag
+# stored by an older normaliser would be, so a number's tags can span blocks.
+tag_blocks = st.sampled_from([None, "", normalise("17055661201").block,
+                              normalise("13912345678").block])
 
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(st.tuples(numbers, offsets), max_size=12),
-       tags=st.lists(st.tuples(numbers, tag_kinds, offsets, st.booleans()), max_size=12),
+       tags=st.lists(st.tuples(numbers, tag_kinds, offsets, st.booleans(), tag_blocks),
+                     max_size=12),
        queries=st.lists(st.tuples(numbers, later), min_size=1, max_size=6))
 def test_memory_history_equals_store_for_any_history(
-        calls: list[tuple[str, timedelta]], tags: list[tuple[str, str, timedelta, bool]],
+        calls: list[tuple[str, timedelta]],
+        tags: list[tuple[str, str, timedelta, bool, str | None]],
         queries: list[tuple[str, timedelta]]) -> None:
     # Queries run forward in time, as the daemon's clock does. Tags marked True arrive after
     # the load, as tags from the console or CLI do.
@@ -193,7 +220,7 @@ def test_memory_history_equals_store_for_any_history(
 
 
 async def compare_histories(folder: Path, calls: list[tuple[str, timedelta]],
-                            tags: list[tuple[str, str, timedelta, bool]],
+                            tags: list[tuple[str, str, timedelta, bool, str | None]],
                             queries: list[tuple[str, timedelta]]) -> None:
     store = await Store.open(folder / "calls.sqlite3")
     decision: Decision = fallback_decision()
@@ -204,19 +231,20 @@ async def compare_histories(folder: Path, calls: list[tuple[str, timedelta]],
             decision=replace(decision, facts=normalise(number)), source="agi",
             decision_ms=1.0)
     late_tags = []
-    for number, kind, offset, late in tags:
+    for number, kind, offset, late, block in tags:
         facts = normalise(number)
         if not facts.key:
             continue
+        block = facts.block if block is None else block
         if late:
-            late_tags.append((facts, kind, offset))
+            late_tags.append((facts, block, kind, offset))
             continue
-        await store.add_tag(caller_key=facts.key, caller_block=facts.block, tag=kind,
+        await store.add_tag(caller_key=facts.key, caller_block=block, tag=kind,
                             author="test", created_at=NOW + offset)
     recent = RecentHistory(RULES)
     await recent.load(store, NOW)
-    for facts, kind, offset in late_tags:
-        await store.add_tag(caller_key=facts.key, caller_block=facts.block, tag=kind,
+    for facts, block, kind, offset in late_tags:
+        await store.add_tag(caller_key=facts.key, caller_block=block, tag=kind,
                             author="test", created_at=NOW + offset)
     await recent.refresh_tags(store, NOW)
 
