@@ -41,7 +41,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="只运行这些基准 / run only these benchmarks")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="临时数据库目录 / folder for temporary stores (default: under /tmp)")
+    parser.add_argument("--history-rows", type=_count, nargs="+", default=None,
+                        help="历史行数，替代默认规模 / history sizes in rows, replacing the "
+                             "default ones; replay runs over the largest one not above "
+                             "1,000,000")
+    parser.add_argument("--memory-calls", type=_count, nargs="+", default=None,
+                        help="内存检查点（模拟来电数）/ memory checkpoints in simulated calls, "
+                             "replacing the default ones")
+    parser.add_argument("--memory-trace", action="store_true",
+                        help="用 tracemalloc 列出增长最多的代码行（慢数倍）/ list the source "
+                             "lines whose allocations grew most (tracemalloc, several times "
+                             "slower)")
     return parser.parse_args(argv)
+
+
+def _count(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"计数不能为负 / invalid count {text}: expected 0 or more")
+    return value
+
+
+def chosen_sizes(args: argparse.Namespace) -> Sizes:
+    """Return the quick or full sizes with the command line's overrides applied."""
+    sizes = QUICK if args.quick else FULL
+    if args.history_rows:
+        sizes = replace(sizes, history_rows=tuple(sorted(set(args.history_rows))))
+    if args.memory_calls:
+        sizes = replace(sizes, memory_calls=tuple(sorted(set(args.memory_calls))))
+    return sizes
 
 
 def fit_history_to_disk(sizes: Sizes, work_dir: Path) -> tuple[Sizes, str]:
@@ -56,9 +84,10 @@ def fit_history_to_disk(sizes: Sizes, work_dir: Path) -> tuple[Sizes, str]:
     return replace(sizes, history_rows=kept), note
 
 
-async def run_all(sizes: Sizes, only: list[str], work_dir: Path,
-                  results: dict[str, Any], out_dir: Path) -> None:
+async def run_all(sizes: Sizes, args: argparse.Namespace, work_dir: Path,
+                  results: dict[str, Any]) -> None:
     """Run the chosen benchmarks one after another, writing the results after each one."""
+    only, out_dir = args.only, args.out
     if "agi" in only:
         with load_process_pool() as pool:
             results["agi"] = await run_agi_benchmark(pool, work_dir, sizes)
@@ -70,13 +99,13 @@ async def run_all(sizes: Sizes, only: list[str], work_dir: Path,
         results["history"] = await run_history_benchmark(work_dir, sizes)
         write_results(results, out_dir)
     if "memory" in only:
-        results["memory"] = await run_memory_benchmark(sizes.memory_calls)
+        results["memory"] = await run_memory_benchmark(sizes.memory_calls, args.memory_trace)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and write the results; return the exit status."""
     args = parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = chosen_sizes(args)
     started, clock = datetime.now(UTC), time.perf_counter()
     results: dict[str, Any] = {
         "machine": describe_machine(), "mode": "quick" if args.quick else "full",
@@ -90,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             # The daemon logs as in production (INFO, JSON), into a file that is thrown away.
             configure_logging("info", "json", stream=log_file)
             results["notes"] = [disk_note] if disk_note else []
-            asyncio.run(run_all(sizes, args.only, work_dir, results, args.out))
+            asyncio.run(run_all(sizes, args, work_dir, results))
 
     results["elapsed_s"] = round(time.perf_counter() - clock, 1)
     json_path, md_path = write_results(results, args.out)

@@ -91,8 +91,22 @@ def _other_lines(results: dict[str, Any]) -> list[str]:
             lines += ["", f"Replay: {replayed['calls']:,} calls in {replayed['elapsed_s']} s, "
                           f"{replayed['calls_per_s']} calls/s."]
     if results.get("memory"):
-        lines += ["", "RSS (MB): " + ", ".join(f"{key} = {value}"
-                                                for key, value in results["memory"].items())]
+        lines += _memory_lines(results["memory"])
+    return lines
+
+
+def _memory_lines(memory: dict[str, Any]) -> list[str]:
+    lines = ["", "| simulated calls | RSS MB | Python blocks | store MB | seconds | calls/s |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for calls, point in memory["checkpoints"].items():
+        lines.append(f"| {int(calls):,} | {point['rss_mb']} | {point['python_blocks']:,} | "
+                     f"{point['store_mb']} | {point['elapsed_s']} | {point['calls_per_s']} |")
+    lines += ["", f"RSS at start {memory['start_rss_mb']} MB, growth between the checkpoints "
+                  f"{memory['growth_mb']} MB; one call every {memory['call_spacing_s']} s of "
+                  "simulated time."]
+    if memory.get("top_growth"):
+        lines += ["", "Allocations that grew most between the checkpoints (tracemalloc):", ""]
+        lines += [f"    {line}" for line in memory["top_growth"]]
     return lines
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,7 +13,7 @@ from pathlib import Path
 from panoramisk.fast_agi import Application, Request
 
 from callscreen.config import Config
-from callscreen.daemon import Daemon, freeze_startup_objects
+from callscreen.daemon import Daemon, freeze_startup_objects, utc_now
 
 LOOPBACK = "127.0.0.1"
 # What the bare baseline sets: the same six CALLSCREEN_* variables, with fixed values.
@@ -42,9 +42,10 @@ def bench_config(store_path: Path) -> Config:
 
 
 @asynccontextmanager
-async def running_daemon(config: Config) -> AsyncIterator[Daemon]:
-    """Start a daemon with `config`, as `callscreen run` does, and close it on exit."""
-    daemon = Daemon(config)
+async def running_daemon(config: Config,
+                         clock: Callable[[], datetime] = utc_now) -> AsyncIterator[Daemon]:
+    """Start a daemon with `config` (stamping times from `clock`) and close it on exit."""
+    daemon = Daemon(config, clock=clock)
     await daemon.start()
     freeze_startup_objects()
     try:

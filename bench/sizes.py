@@ -26,7 +26,7 @@ FULL = Sizes(
     agi_warm_up=500, agi_calls_1=2_000, agi_calls_10=5_000, agi_calls_50=10_000,
     open_rate=100.0, open_duration_s=30.0, ami_events=1_000_000,
     history_rows=(0, 1_000_000, 10_000_000), history_lookups=2_000, replay_rows=1_000_000,
-    memory_calls=(5_000, 20_000),
+    memory_calls=(100_000, 1_000_000),
 )
 QUICK = Sizes(
     agi_warm_up=20, agi_calls_1=30, agi_calls_10=60, agi_calls_50=100,

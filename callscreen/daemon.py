@@ -73,6 +73,11 @@ class KnownDecision:
     write: asyncio.Future[None] | None  # the ring-time row's write, None in observe mode
 
 
+def utc_now() -> datetime:
+    """Return the current time in UTC (the daemon's default clock)."""
+    return datetime.now(UTC)
+
+
 def new_call_id(now: datetime) -> str:
     """Return a short, sortable, unique call id such as "c20261204-1a2b3c4d"."""
     return f"c{now:%Y%m%d}-{secrets.token_hex(4)}"
@@ -81,8 +86,11 @@ def new_call_id(now: datetime) -> str:
 class Daemon:
     """Owns every long-running part; `start()` brings them up, `close()` takes them down."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
+        # Every time the daemon stamps (decisions, AMI events, history windows) comes from
+        # here, so the memory benchmark can run days of calls in minutes.
+        self.clock = clock
         self.hub = CallHub()
         self.store: Store | None = None
         self.screener: Screener | None = None
@@ -117,7 +125,7 @@ class Daemon:
     async def start(self) -> None:
         """Open the store, then start FastAGI, AMI and the web console as configured."""
         self.store = await Store.open(self.config.store.path)
-        await self.recent.load(self.store, datetime.now(UTC), self.config.rules)
+        await self.recent.load(self.store, self.clock(), self.config.rules)
         self.screener = Screener(self.config, self.store, self.recent)
         await self.screener.refresh_lists()
 
@@ -141,7 +149,7 @@ class Daemon:
         result = await reload_daemon(self, path, metrics=self.metrics)
         if result.ok and self.store is not None:
             # The windows may have changed: reload them, and keep decisions in memory.
-            await self.recent.load(self.store, datetime.now(UTC), self.config.rules)
+            await self.recent.load(self.store, self.clock(), self.config.rules)
             self.screener = Screener(self.config, self.store, self.recent)
             await self.screener.refresh_lists()
         if result.ok:
@@ -152,7 +160,7 @@ class Daemon:
     async def refresh_history(self) -> None:
         """Read tags and list entries stored since the last read (by any process)."""
         assert self.store is not None and self.screener is not None
-        now = datetime.now(UTC)
+        now = self.clock()
         await self.recent.refresh_tags(self.store, now)
         await self.screener.refresh_lists(now)
 
@@ -163,7 +171,7 @@ class Daemon:
                 await self.refresh_history()
             except CallscreenError as exc:
                 log.error("history_refresh_failed", error=str(exc))
-            self.recent.prune(datetime.now(UTC))
+            self.recent.prune(self.clock())
 
     def start_ami(self, host: str, port: int) -> None:
         """Start following calls over AMI at host:port (the demo calls this itself)."""
@@ -214,7 +222,7 @@ class Daemon:
         console push, metrics and log line can wait until Asterisk has the verdict.
         """
         assert self.screener is not None
-        now = datetime.now(UTC)
+        now = self.clock()
         call_id = new_call_id(now)
 
         screened = await self.screener.screen(request.callerid, now=now)
@@ -242,7 +250,7 @@ class Daemon:
 
     def fallback(self, request: AgiRequest | None, exc: BaseException | None) -> Mapping[str, str]:
         """Return the "allow" variables for a decision that failed or missed its deadline."""
-        now = datetime.now(UTC)
+        now = self.clock()
         call_id = new_call_id(now)
         decision = fallback_decision()
 
@@ -294,7 +302,7 @@ class Daemon:
 
     def on_ami_event(self, message: AmiMessage) -> None:
         """Feed one AMI event to the tracker and act on the calls it starts or ends."""
-        now = datetime.now(UTC)
+        now = self.clock()
         self.metrics.count_event()
         self._apply(self.tracker.feed(message, now), now)
 
@@ -310,7 +318,7 @@ class Daemon:
         # live even though the list, taken earlier, could not name them.
         active |= self.tracker.linkedids() - followed_before
 
-        now = datetime.now(UTC)
+        now = self.clock()
         effects = self.tracker.reconcile(active, now, channels)
         if effects:
             ended = sum(1 for effect in effects if isinstance(effect, CallEnded))
@@ -380,7 +388,7 @@ class Daemon:
 
         call_id = await self.store.record_call(record, uniqueids=uniqueids,
                                                fallback_decision=decision)
-        self.hub.update(call_id, state="ended", at=record.ended_at or datetime.now(UTC),
+        self.hub.update(call_id, state="ended", at=record.ended_at or self.clock(),
                         answered_by=record.answered_by, transferred_to=record.transferred_to)
         log.info("call_recorded", call_id=call_id, linkedid=record.linkedid,
                  answered_by=record.answered_by, transferred_to=record.transferred_to,

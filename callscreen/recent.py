@@ -2,31 +2,36 @@
 
 A decision must not wait on the disk. Each aiosqlite query costs thread hand-offs (about
 0.4 ms on the benchmark machine, more when writes queue up), and a decision needs three.
-The rules only look at short windows: calls within the repeat window, and tags within
-`reputation_max_age_days`. So the daemon loads those once at start, adds each call as it
+The rules only look at short windows: calls within the repeat and block-burst windows, and
+tags within `reputation_max_age_days`. So the daemon loads those once at start, adds each call as it
 is decided, and reads new tags incrementally by row id.
+
+A lookup must not cost more for a number or block with a long history either: calls are
+kept sorted per number and expire from the front, and each reputation is a running
+`DecayedSum`, so a lookup touches only the calls and tags that just left a window.
+Times are integer microseconds since the epoch, so that window bounds compare exactly as
+the store's text times do and ages divide exactly as `timedelta` division does.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
 from callscreen.classifier.model import History
 from callscreen.config.model import RulesConfig
+from callscreen.decayed import DecayedSum
 from callscreen.numbers.model import NumberFacts
 from callscreen.store import Store, from_db_time, to_db_time
-from callscreen.store.tags import TAG_WEIGHTS, TagKind, decayed_sum
+from callscreen.store.tags import TAG_WEIGHTS, TagKind
 
 log = structlog.get_logger(__name__)
 
-# Per-block tag lists keep their newest entries only. A block holds up to 10,000 numbers,
-# and reputation is capped at two tags' worth anyway, so older tags beyond this change
-# nothing a person would notice while they would make every lookup on that block slower.
-MAX_TAGS_PER_BLOCK = 500
+K = TypeVar("K", str, tuple[str, str])
 
 LOAD_CALLS_SQL = (
     "SELECT caller_key, started_at FROM calls"
@@ -39,13 +44,13 @@ NEW_TAGS_SQL = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
-    """One reception tag as the reputation rules weigh it."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
-    key: str
-    kind: TagKind
-    created_at: datetime
+
+def to_microseconds(moment: datetime) -> int:
+    """Return an aware datetime as integer microseconds since the epoch."""
+    return (moment - EPOCH) // MICROSECOND
 
 
 class RecentHistory:
@@ -53,12 +58,21 @@ class RecentHistory:
 
     def __init__(self, rules: RulesConfig) -> None:
         self._rules = rules
-        self._calls: dict[str, deque[datetime]] = {}
-        self._by_key: dict[str, list[Tag]] = {}
-        self._by_block: dict[str, deque[Tag]] = {}
+        self._window_us = self._half_life_us = self._max_age_us = self._burst_window_us = 0
+        self._use_rules(rules)
+        self._calls: dict[str, deque[int]] = {}
+        self._numbers: dict[str, DecayedSum] = {}
+        self._checks: dict[str, DecayedSum] = {}
+        self._blocks: dict[str, DecayedSum] = {}
+        # A number's own tags inside its block, subtracted from the block's sum because the
+        # store's block query leaves out the caller's own number.
+        self._own_in_block: dict[tuple[str, str], DecayedSum] = {}
+        # The one block that holds all of a number's weighted tags, or None when they span
+        # several. With one block, the number's own-in-block sum equals its number sum.
+        self._key_blocks: dict[str, str | None] = {}
         self._last_tag_id = 0
-        # (started_at, key) per number block, for the block-burst rule.
-        self._block_calls: dict[str, deque[tuple[datetime, str]]] = {}
+        # (started at, key) per number block in start order, for the block-burst rule.
+        self._block_calls: dict[str, deque[tuple[int, str]]] = {}
 
     @property
     def block_burst_window(self) -> timedelta:
@@ -77,19 +91,17 @@ class RecentHistory:
 
     async def load(self, store: Store, now: datetime, rules: RulesConfig | None = None) -> None:
         """(Re)load calls and tags inside the windows of `rules` (default: the current ones)."""
-        self._rules = rules or self._rules
-        self._calls.clear()
-        self._by_key.clear()
-        self._by_block.clear()
-        self._block_calls.clear()
+        self._use_rules(rules or self._rules)
+        for table in (self._calls, self._numbers, self._checks, self._blocks,
+                      self._own_in_block, self._key_blocks, self._block_calls):
+            table.clear()
         self._last_tag_id = 0
 
         since = now - max(self.repeat_window, self.block_burst_window)
         rows = await store.db.fetch_all(LOAD_CALLS_SQL, (to_db_time(since),),
                                         action="load_recent_calls")
         for key, started_at in rows:
-            self._calls.setdefault(key, deque()).append(from_db_time(started_at))
-            self._add_block_call(key, from_db_time(started_at))
+            self.add_call(key, from_db_time(started_at))
         added = await self.refresh_tags(store, now)
         log.info("recent_history_loaded", calls=len(rows), tags=added)
 
@@ -101,107 +113,171 @@ class RecentHistory:
 
         for tag_id, key, block, kind, created_at in rows:
             self._last_tag_id = max(self._last_tag_id, int(tag_id))
-            self._add_tag(key, block, Tag(key, TagKind(kind), from_db_time(created_at)))
+            self._add_tag(key, block, TagKind(kind), to_microseconds(from_db_time(created_at)))
         return len(rows)
 
     def add_call(self, key: str, at: datetime) -> None:
         """Count a call from `key` (a NumberFacts.key) that started at `at`."""
-        if key:
-            self._calls.setdefault(key, deque()).append(at)
-            self._add_block_call(key, at)
+        if not key:
+            return
+
+        at_us = to_microseconds(at)
+        times = self._calls.get(key)
+        if times is None:
+            self._calls[key] = deque((at_us,))
+        elif not times or at_us >= times[-1]:
+            times.append(at_us)
+        else:
+            # AMI-observed calls can arrive slightly out of start order.
+            insort(times, at_us)
+        self._add_block_call(key, at_us)
 
     def history(self, facts: NumberFacts, now: datetime) -> History:
         """Return the caller's History as `Store.history` computes it, from memory."""
-        rules = self._rules
-        half_life = timedelta(days=rules.reputation_half_life_days)
-        since = now - self.max_age
+        now_us = to_microseconds(now)
+        key, block = facts.key, facts.block
+        if not key:
+            return History(block_reputation=self._block_sum(block, key, now_us))
 
-        own = [tag for tag in self._by_key.get(facts.key, ()) if since <= tag.created_at <= now]
-        block = [tag for tag in self._by_block.get(facts.block, ())
-                 if tag.key != facts.key and since <= tag.created_at <= now] \
-            if facts.block else []
-
+        numbers = self._numbers.get(key)
+        number_sum = 0.0 if numbers is None else numbers.value_at(
+            now_us, self._half_life_us, self._max_age_us)
+        checks = self._checks.get(key)
         return History(
-            calls_in_window=self._count_calls(facts.key, now),
-            block_callers_in_window=self._count_block_callers(facts, now),
-            number_reputation=decayed_sum(_weighed(own), now, half_life, TAG_WEIGHTS),
-            block_reputation=decayed_sum(_weighed(block), now, half_life, TAG_WEIGHTS),
-            employment_checks=decayed_sum(_weighed(own), now, half_life,
-                                          {TagKind.EMPLOYMENT_CHECK: 1.0}),
+            calls_in_window=self._count_calls(key, now_us) if key in self._calls else 0,
+            block_callers_in_window=self._count_block_callers(block, key, now_us),
+            number_reputation=number_sum,
+            block_reputation=self._block_sum(block, key, now_us, numbers, number_sum),
+            employment_checks=0.0 if checks is None else checks.value_at(
+                now_us, self._half_life_us, self._max_age_us),
         )
 
     def prune(self, now: datetime) -> None:
         """Forget calls and tags that fell out of every window, so memory stays bounded."""
+        now_us = to_microseconds(now)
         for key in list(self._calls):
-            self._drop_old_calls(key, now)
+            self._drop_old_calls(key, now_us)
         for block in list(self._block_calls):
-            self._drop_old_block_calls(block, now)
-        tag_since = now - self.max_age
-        for key in list(self._by_key):
-            kept = [tag for tag in self._by_key[key] if tag.created_at >= tag_since]
-            if kept:
-                self._by_key[key] = kept
-            else:
-                del self._by_key[key]
-        for block in list(self._by_block):
-            kept_block = deque((t for t in self._by_block[block] if t.created_at >= tag_since),
-                               maxlen=MAX_TAGS_PER_BLOCK)
-            if kept_block:
-                self._by_block[block] = kept_block
-            else:
-                del self._by_block[block]
+            self._drop_old_block_calls(block, now_us)
+        for sums in (self._numbers, self._checks, self._blocks):
+            self._prune_sums(sums, now_us)
+        self._prune_sums(self._own_in_block, now_us)
+        for key in [key for key in self._key_blocks if key not in self._numbers]:
+            del self._key_blocks[key]
 
-    def _count_calls(self, key: str, now: datetime) -> int:
-        if not key or key not in self._calls:
+    def _prune_sums(self, sums: dict[K, DecayedSum], now_us: int) -> None:
+        for name, total in list(sums.items()):
+            total.value_at(now_us, self._half_life_us, self._max_age_us)
+            if not total:
+                del sums[name]
+
+    def _use_rules(self, rules: RulesConfig) -> None:
+        self._rules = rules
+        self._window_us = to_microseconds(EPOCH + self.repeat_window)
+        self._half_life_us = to_microseconds(
+            EPOCH + timedelta(days=rules.reputation_half_life_days))
+        self._max_age_us = to_microseconds(EPOCH + self.max_age)
+        self._burst_window_us = to_microseconds(EPOCH + self.block_burst_window)
+
+    def _count_calls(self, key: str, now_us: int) -> int:
+        times = self._calls.get(key)
+        if times is None:
             return 0
-        self._drop_old_calls(key, now)
-        since = now - self.repeat_window
-        # The window is [now - repeat_window, now), as in Store.history.
-        return sum(1 for at in self._calls.get(key, ()) if since <= at < now)
+        self._drop_old_calls(key, now_us)
 
-    def _drop_old_calls(self, key: str, now: datetime) -> None:
+        # The window is [now - repeat_window, now), as in Store.history: calls that started
+        # at or after `now` do not count yet.
+        count = len(times)
+        for at_us in reversed(times):
+            if at_us < now_us:
+                break
+            count -= 1
+        return count
+
+    def _drop_old_calls(self, key: str, now_us: int) -> None:
         times = self._calls[key]
-        since = now - self.repeat_window
-        while times and times[0] < since:
+        since_us = now_us - self._window_us
+        while times and times[0] < since_us:
             times.popleft()
         if not times:
             del self._calls[key]
 
-    def _add_block_call(self, key: str, at: datetime) -> None:
+    def _add_block_call(self, key: str, at_us: int) -> None:
         block = _block_of(key)
-        if block:
-            self._block_calls.setdefault(block, deque()).append((at, key))
+        if not block:
+            return
+        calls = self._block_calls.get(block)
+        if calls is None:
+            self._block_calls[block] = deque(((at_us, key),))
+        elif not calls or at_us >= calls[-1][0]:
+            calls.append((at_us, key))
+        else:
+            insort(calls, (at_us, key))
 
-    def _count_block_callers(self, facts: NumberFacts, now: datetime) -> int:
+    def _count_block_callers(self, block: str, key: str, now_us: int) -> int:
         """Count the other numbers of the caller's block that called in [now - window, now)."""
-        if not facts.block or facts.block not in self._block_calls:
+        if not block or block not in self._block_calls:
             return 0
-        self._drop_old_block_calls(facts.block, now)
-        since = now - self.block_burst_window
-        keys = {key for at, key in self._block_calls.get(facts.block, ())
-                if since <= at < now and key != facts.key}
-        return len(keys)
+        self._drop_old_block_calls(block, now_us)
 
-    def _drop_old_block_calls(self, block: str, now: datetime) -> None:
+        callers = {caller for at_us, caller in self._block_calls.get(block, ())
+                   if at_us < now_us and caller != key}
+        return len(callers)
+
+    def _drop_old_block_calls(self, block: str, now_us: int) -> None:
         calls = self._block_calls[block]
-        since = now - self.block_burst_window
-        while calls and calls[0][0] < since:
+        since_us = now_us - self._burst_window_us
+        while calls and calls[0][0] < since_us:
             calls.popleft()
         if not calls:
             del self._block_calls[block]
 
-    def _add_tag(self, key: str, block: str, tag: Tag) -> None:
-        if key:
-            self._by_key.setdefault(key, []).append(tag)
+    def _block_sum(self, block: str, key: str, now_us: int, numbers: DecayedSum | None = None,
+                   number_sum: float = 0.0) -> float:
+        """Return the block's sum without the caller's own tags (`numbers`, worth `number_sum`)."""
+        total = self._blocks.get(block) if block else None
+        if total is None:
+            return 0.0
+        block_sum = total.value_at(now_us, self._half_life_us, self._max_age_us)
+        if numbers is None:
+            # Without weighted tags of its own, the number has none inside the block either.
+            return block_sum
+
+        if self._key_blocks.get(key) == block:
+            own, own_sum = numbers, number_sum
+        else:
+            own_in_block = self._own_in_block.get((block, key))
+            if own_in_block is None:
+                return block_sum
+            own = own_in_block
+            own_sum = own.value_at(now_us, self._half_life_us, self._max_age_us)
+
+        # Every tag in the block is the caller's own: the store's sum is exactly 0.
+        return 0.0 if len(own) == len(total) else block_sum - own_sum
+
+    def _add_tag(self, key: str, block: str, kind: TagKind, at_us: int) -> None:
+        half_life = self._half_life_us
+        if kind is TagKind.EMPLOYMENT_CHECK:
+            _sum(self._checks, key).add(at_us, 1.0, half_life)
+        weight = TAG_WEIGHTS.get(kind, 0.0)
+        if not weight or not key:
+            return
+
+        _sum(self._numbers, key).add(at_us, weight, half_life)
+        self._key_blocks[key] = block if self._key_blocks.get(key, block) == block else None
         if block:
-            self._by_block.setdefault(block, deque(maxlen=MAX_TAGS_PER_BLOCK)).append(tag)
+            _sum(self._blocks, block).add(at_us, weight, half_life)
+            _sum(self._own_in_block, (block, key)).add(at_us, weight, half_life)
+
+
+def _sum(sums: dict[K, DecayedSum], name: K) -> DecayedSum:
+    total = sums.get(name)
+    if total is None:
+        total = sums[name] = DecayedSum()
+    return total
 
 
 def _block_of(key: str) -> str:
     """Return the block of an E.164 key as NumberFacts.block has it: the key less its last
     four digits. Service keys ("svc:95588") have no block."""
     return key[:-4] if key.startswith("+") and len(key) > 5 else ""
-
-
-def _weighed(tags: list[Tag]) -> list[tuple[TagKind, datetime]]:
-    return [(tag.kind, tag.created_at) for tag in tags]

@@ -147,9 +147,10 @@ def _load_tags(connection: sqlite3.Connection, since: datetime,
     ]
 
 
-# NOTE: measured 16,500 to 17,100 calls/s over 100,000 generated calls (bench/history_gen.py,
-# CPython 3.11, a shared 2-core VM), below the 20,000 calls/s aim. classify() takes about
-# 40 % of the time, history_at 20 % and reading rows 17 %. No single step dominates.
+# NOTE: over 1,000,000 generated calls (bench/history_gen.py, CPython 3.11, a shared 2-core
+# VM) this loop used 15 s of CPU time, about 66,000 calls/s; wall-clock rates were 27,000 to
+# 37,000 calls/s at load averages of 2 to 6. classify() takes about 40 % of the time and
+# history_at about 25 %. No single step dominates.
 def _replay_rows(rows: Iterator[sqlite3.Row], config: Config, report: ReplayReport,
                  since_s: float, windows: CallWindows, timeline: TagTimeline,
                  lists: ListIndex) -> None:

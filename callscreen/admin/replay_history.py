@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from callscreen.classifier.model import History, ListMatch
+from callscreen.decayed import DecayedSum
 from callscreen.numbers.model import NumberFacts
 from callscreen.store.lists import ListEntry, match_lists
 from callscreen.store.tags import TAG_WEIGHTS, TagKind
@@ -32,45 +33,6 @@ class StoredTag:
     caller_key: str
     caller_block: str
     tag: TagKind
-
-
-class DecayedSum:
-    """A sum of weights, each halved per half-life of its age; items older than max_age drop.
-
-    `advance` and `add` must be called with times that never go backwards.
-    """
-
-    __slots__ = ("_at", "_items", "_value")
-
-    def __init__(self) -> None:
-        self._value = 0.0
-        self._at = 0.0
-        self._items: deque[tuple[float, float]] = deque()
-
-    def add(self, at: float, weight: float, half_life_s: float) -> None:
-        """Add `weight` at time `at`."""
-        self._decay_to(at, half_life_s)
-        self._value += weight
-        self._items.append((at, weight))
-
-    def value_at(self, now: float, half_life_s: float, max_age_s: float) -> float:
-        """Return the decayed sum at `now`, after dropping items older than `max_age_s`."""
-        self._decay_to(now, half_life_s)
-
-        cutoff = now - max_age_s
-        while self._items and self._items[0][0] < cutoff:
-            at, weight = self._items.popleft()
-            self._value -= weight * 0.5 ** ((now - at) / half_life_s)
-        if not self._items:
-            # Subtracting decayed floats leaves rounding residue; an empty sum is exactly 0.
-            self._value = 0.0
-
-        return self._value
-
-    def _decay_to(self, now: float, half_life_s: float) -> None:
-        if now > self._at:
-            self._value *= 0.5 ** ((now - self._at) / half_life_s)
-            self._at = now
 
 
 @dataclass(slots=True)
@@ -111,12 +73,15 @@ class TagTimeline:
 
     def reputation(self, key: str, block: str, now: float) -> tuple[float, float, float]:
         """Return (number, block, employment checks) sums for a caller at `now`."""
-        number = self._value(self._numbers.get(key), now)
+        numbers = self._numbers.get(key)
+        number = self._value(numbers, now)
         checks = self._value(self._checks.get(key), now)
         block_sum = 0.0
         if block:
-            block_sum = (self._value(self._blocks.get(block), now)
-                         - self._value(self._own_in_block.get((block, key)), now))
+            block_sum = self._value(self._blocks.get(block), now)
+            if numbers is not None:
+                # Without weighted tags of its own, the number has none inside the block.
+                block_sum -= self._value(self._own_in_block.get((block, key)), now)
 
         return number, block_sum, checks
 

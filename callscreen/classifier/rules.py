@@ -85,10 +85,10 @@ def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesCon
     units = max(-MAX_REPUTATION_UNITS, min(history.number_reputation, MAX_REPUTATION_UNITS))
     if units >= REPUTATION_FLOOR:
         score = round(rules.number_collector_score * units)
-        return reason("reputation_number", score, units=f"{units:.1f}"), Category.COLLECTOR
+        return _units_reason("reputation_number", score, f"{units:.1f}"), Category.COLLECTOR
     if units <= -REPUTATION_FLOOR:
         score = -round(rules.not_collector_score * -units)
-        return reason("not_collector", score, units=f"{-units:.1f}"), None
+        return _units_reason("not_collector", score, f"{-units:.1f}"), None
     return None
 
 
@@ -97,8 +97,7 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
     units = min(history.block_reputation, MAX_REPUTATION_UNITS)
     if facts.block and units >= REPUTATION_FLOOR:
         score = round(rules.block_collector_score * units)
-        return reason("reputation_block", score, units=f"{units:.1f}",
-                      block=_masked_block(facts.block)), Category.COLLECTOR
+        return _block_reason(score, f"{units:.1f}", facts.block), Category.COLLECTOR
     return None
 
 
@@ -115,6 +114,20 @@ def block_burst_rule(facts: NumberFacts, history: History, rules: RulesConfig) -
                       minutes=rules.block_burst_window_minutes,
                       block=_masked_block(facts.block)), Category.COLLECTOR
     return None
+
+
+@lru_cache(maxsize=1024)
+def _units_reason(rule: str, score: int, units: str) -> Reason:
+    # reason() builds its cache key from keyword arguments on every call. Tagged numbers
+    # reach this rule at ring time, so their few distinct reasons are cached directly.
+    return reason(rule, score, units=units)
+
+
+@lru_cache(maxsize=4096)
+def _block_reason(score: int, units: str, block: str) -> Reason:
+    # Callers from one busy block share this reason. Caching it by block skips masking the
+    # block and building the parameters on every call from that block.
+    return reason("reputation_block", score, units=units, block=_masked_block(block))
 
 
 def employment_check_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
