@@ -95,6 +95,7 @@ class Screener:
                 repeat_window=timedelta(minutes=rules.repeat_window_minutes),
                 half_life=timedelta(days=rules.reputation_half_life_days),
                 max_age=timedelta(days=rules.reputation_max_age_days),
+                block_burst_window=timedelta(minutes=rules.block_burst_window_minutes),
             )
 
         entries = [*self._config_entries, *self._stored_entries]

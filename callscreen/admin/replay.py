@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from callscreen.admin.replay_history import (
+    BlockWindows,
     CallWindows,
     ListIndex,
     StoredTag,
@@ -119,6 +120,7 @@ def replay(connection: sqlite3.Connection, config: Config, *, since: datetime,
     require_tables(connection, ("calls", "tags", "list_entries"), path)
     rules = config.rules
     window = timedelta(minutes=rules.repeat_window_minutes)
+    burst_window = timedelta(minutes=rules.block_burst_window_minutes)
     max_age = timedelta(days=rules.reputation_max_age_days)
 
     try:
@@ -128,8 +130,10 @@ def replay(connection: sqlite3.Connection, config: Config, *, since: datetime,
         lists = ListIndex([*config_list_entries(config), *load_all_entries(connection)])
         report = ReplayReport(since=since, until=until)
         windows = CallWindows(window.total_seconds())
-        rows = connection.execute(CALLS_SQL, (to_db_time(since - window), to_db_time(until)))
-        _replay_rows(rows, config, report, since.timestamp(), windows, timeline, lists)
+        blocks = BlockWindows(burst_window.total_seconds())
+        rows = connection.execute(
+            CALLS_SQL, (to_db_time(since - max(window, burst_window)), to_db_time(until)))
+        _replay_rows(rows, config, report, since.timestamp(), windows, blocks, timeline, lists)
     except sqlite3.Error as exc:
         raise StoreError(f"回放读取数据库失败 / replay cannot read {path}: {exc}") from exc
 
@@ -152,8 +156,8 @@ def _load_tags(connection: sqlite3.Connection, since: datetime,
 # 37,000 calls/s at load averages of 2 to 6. classify() takes about 40 % of the time and
 # history_at about 25 %. No single step dominates.
 def _replay_rows(rows: Iterator[sqlite3.Row], config: Config, report: ReplayReport,
-                 since_s: float, windows: CallWindows, timeline: TagTimeline,
-                 lists: ListIndex) -> None:
+                 since_s: float, windows: CallWindows, blocks: BlockWindows,
+                 timeline: TagTimeline, lists: ListIndex) -> None:
     facts_cache: dict[str, NumberFacts | None] = {}
     rules_cache: dict[str, list[str]] = {}
     for call_id, started_at, caller_raw, verdict, score, reasons_json, facts_json in rows:
@@ -162,11 +166,12 @@ def _replay_rows(rows: Iterator[sqlite3.Row], config: Config, report: ReplayRepo
         facts = _cached(facts_cache, facts_json or "", _stored_facts) \
             or _fresh_facts(caller_raw, config)
         if moment_s < since_s:
-            # Only fills the repeat window of the calls being replayed.
+            # Only fills the repeat and burst windows of the calls being replayed.
             windows.count_then_add(facts.key, moment_s)
+            blocks.count_then_add(facts.block, facts.key, moment_s)
             continue
 
-        history = history_at(facts, moment, moment_s, windows, timeline, lists)
+        history = history_at(facts, moment, moment_s, windows, blocks, timeline, lists)
         decision = classify(facts, history, config.rules)
         _record(report, call_id, moment, facts, verdict or NO_VERDICT, score,
                 _cached(rules_cache, reasons_json, _stored_rules), decision)

@@ -130,6 +130,34 @@ class CallWindows:
         return count
 
 
+class BlockWindows:
+    """Per number block, the (start time, caller key) of earlier calls in the burst window."""
+
+    __slots__ = ("_calls", "_window_s")
+
+    def __init__(self, window_s: float) -> None:
+        self._window_s = window_s
+        self._calls: dict[str, deque[tuple[float, str]]] = {}
+
+    def count_then_add(self, block: str, key: str, now: float) -> int:
+        """Return how many other numbers of `block` called in [now - window, now), then add
+        this call."""
+        if not block or not key:
+            return 0
+        calls = self._calls.get(block)
+        if calls is None:
+            self._calls[block] = deque(((now, key),))
+            return 0
+
+        cutoff = now - self._window_s
+        while calls and calls[0][0] < cutoff:
+            calls.popleft()
+        callers = {caller for at, caller in calls if at < now and caller != key}
+        calls.append((now, key))
+
+        return len(callers)
+
+
 class ListIndex:
     """Allow/block entries indexed by pattern, with each entry in force only in its lifetime."""
 
@@ -159,13 +187,14 @@ class ListIndex:
 
 
 def history_at(facts: NumberFacts, now: datetime, now_s: float, windows: CallWindows,
-               timeline: TagTimeline, lists: ListIndex) -> History:
+               blocks: BlockWindows, timeline: TagTimeline, lists: ListIndex) -> History:
     """Build the History the screener would have fetched for this call at its start."""
     timeline.advance(now_s)
     number, block, checks = timeline.reputation(facts.key, facts.block, now_s)
 
     return History(
         calls_in_window=windows.count_then_add(facts.key, now_s),
+        block_callers_in_window=blocks.count_then_add(facts.block, facts.key, now_s),
         number_reputation=number,
         block_reputation=block,
         employment_checks=checks,

@@ -104,9 +104,6 @@ def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConf
 def block_burst_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Score a burst of calls from different numbers of one block, as rotating collectors
     place them, without waiting for reception to tag any of the numbers.
-
-    TODO: only the daemon's in-memory history counts these calls. Store.history and
-    `callscreen replay` leave block_callers_in_window at 0, so they do not apply this rule.
     """
     numbers = history.block_callers_in_window + 1
     if facts.block and numbers >= rules.block_burst_count and rules.block_burst_score:

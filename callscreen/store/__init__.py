@@ -77,16 +77,22 @@ class Store:
             self.db, record, uniqueids=uniqueids, fallback_decision=fallback_decision))
 
     async def history(self, facts: NumberFacts, now: datetime, *, repeat_window: timedelta,
-                      half_life: timedelta, max_age: timedelta) -> History:
+                      half_life: timedelta, max_age: timedelta,
+                      block_burst_window: timedelta = timedelta(0)) -> History:
         """Fetch the caller's history with index range scans bounded by the windows.
 
-        calls_in_window counts calls started in [now - repeat_window, now). list_matches is
-        left empty because the classifier matches lists in memory with `match_lists`.
+        calls_in_window counts calls started in [now - repeat_window, now), and
+        block_callers_in_window the other numbers of the caller's block in
+        [now - block_burst_window, now). list_matches is left empty because the classifier
+        matches lists in memory with `match_lists`.
         """
-        repeats = 0
+        repeats = block_callers = 0
         if facts.key:
             repeats = await calls.count_calls_in_window(self.db, facts.key,
                                                         now - repeat_window, now)
+        if facts.key and facts.block and block_burst_window > timedelta(0):
+            block_callers = await calls.count_block_callers_in_window(
+                self.db, facts.block, facts.key, now - block_burst_window, now)
         reputation = await tags.load_reputation(
             self.db, caller_key=facts.key, caller_block=facts.block, now=now,
             half_life=half_life, max_age=max_age,
@@ -94,6 +100,7 @@ class Store:
 
         return History(
             calls_in_window=repeats,
+            block_callers_in_window=block_callers,
             number_reputation=reputation.number,
             block_reputation=reputation.block,
             employment_checks=reputation.employment_checks,

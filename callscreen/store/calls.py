@@ -34,6 +34,11 @@ CALLS_IN_WINDOW_SQL = (
     " WHERE caller_key = ? AND started_at >= ? AND started_at < ?"
 )
 
+BLOCK_CALLERS_IN_WINDOW_SQL = (
+    "SELECT count(DISTINCT caller_key) FROM calls"
+    " WHERE caller_block = ? AND started_at >= ? AND started_at < ? AND caller_key <> ?"
+)
+
 INSERT_DECISION_SQL = """
 INSERT INTO calls (
     call_id, uniqueid, started_at, decided_at, caller_raw, caller_name, caller_name_raw,
@@ -333,6 +338,16 @@ async def count_calls_in_window(db: Database, caller_key: str, since: datetime,
     row = await db.fetch_one(CALLS_IN_WINDOW_SQL,
                              (caller_key, to_db_time(since), to_db_time(until)),
                              action="count_calls_in_window")
+
+    return int(row[0]) if row else 0
+
+
+async def count_block_callers_in_window(db: Database, caller_block: str, caller_key: str,
+                                       since: datetime, until: datetime) -> int:
+    """Count the other numbers of `caller_block` that called in [since, until)."""
+    row = await db.fetch_one(BLOCK_CALLERS_IN_WINDOW_SQL,
+                             (caller_block, to_db_time(since), to_db_time(until), caller_key),
+                             action="count_block_callers_in_window")
 
     return int(row[0]) if row else 0
 

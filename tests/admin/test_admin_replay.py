@@ -104,6 +104,25 @@ async def test_replay_applies_candidate_list_entries(write_config: ConfigWriter,
     assert report.hits_after["allow_list"] == 3
 
 
+async def test_replay_applies_block_burst(write_config: ConfigWriter, store_path: Path,
+                                          now: datetime) -> None:
+    recorded = load(write_config(rules=BASE_RULES + "block_burst_score = 0\n"))
+    candidate = load(write_config("candidate.toml", rules=BASE_RULES))
+    start = now - timedelta(hours=5)
+    burst = [(f"1705123{index:04d}", start + timedelta(minutes=index)) for index in range(5)]
+    store = await Store.open(store_path)
+    try:
+        await record_calls(store, recorded, burst)
+    finally:
+        await store.close()
+
+    report = run_replay(store_path, candidate, now)
+
+    assert report.hits_before.get("block_burst", 0) == 0
+    assert report.hits_after["block_burst"] == 2
+    assert report.transitions == {"allow→flag": 2}
+
+
 async def test_replay_cli_leaves_store_unchanged(write_config: ConfigWriter, store_path: Path,
                                                  now: datetime) -> None:
     config_path = write_config(rules=BASE_RULES)

@@ -52,14 +52,12 @@ async def test_memory_history_equals_store_history(tmp_path: Path, number: str) 
     await recent.load(store, NOW)
     facts = normalise(number)
 
-    from_store = await store.history(
-        facts, NOW, repeat_window=timedelta(minutes=RULES.repeat_window_minutes),
-        half_life=timedelta(days=RULES.reputation_half_life_days),
-        max_age=timedelta(days=RULES.reputation_max_age_days))
+    from_store = await store_history(store, number, NOW)
     from_memory = recent.history(facts, NOW)
     await store.close()
 
     assert from_memory.calls_in_window == from_store.calls_in_window
+    assert from_memory.block_callers_in_window == from_store.block_callers_in_window
     assert from_memory.number_reputation == pytest.approx(from_store.number_reputation)
     assert from_memory.block_reputation == pytest.approx(from_store.block_reputation)
     assert from_memory.employment_checks == pytest.approx(from_store.employment_checks)
@@ -111,7 +109,8 @@ async def store_history(store: Store, number: str, now: datetime):
     return await store.history(
         normalise(number), now, repeat_window=timedelta(minutes=RULES.repeat_window_minutes),
         half_life=timedelta(days=RULES.reputation_half_life_days),
-        max_age=timedelta(days=RULES.reputation_max_age_days))
+        max_age=timedelta(days=RULES.reputation_max_age_days),
+        block_burst_window=timedelta(minutes=RULES.block_burst_window_minutes))
 
 
 async def test_busy_block_sums_every_tag(tmp_path: Path) -> None:
@@ -185,15 +184,18 @@ def test_future_tags_count_once_their_time_comes() -> None:
 # Offsets that sit on the window edges, where off-by-one-microsecond mistakes would show.
 WINDOW = timedelta(minutes=RULES.repeat_window_minutes)
 MAX_AGE = timedelta(days=RULES.reputation_max_age_days)
+BURST = timedelta(minutes=RULES.block_burst_window_minutes)
 EDGE_OFFSETS = [timedelta(0), -WINDOW, -WINDOW - timedelta(microseconds=1), -MAX_AGE,
-                -MAX_AGE - timedelta(microseconds=1), timedelta(microseconds=1)]
+                -MAX_AGE - timedelta(microseconds=1), timedelta(microseconds=1), -BURST,
+                -BURST - timedelta(microseconds=1)]
 offsets = st.one_of(
     st.sampled_from(EDGE_OFFSETS),
     st.integers(-200 * 86_400, 86_400).map(lambda seconds: timedelta(seconds=seconds)),
-    st.integers(-3 * 3_600, 600).map(lambda seconds: timedelta(seconds=seconds)))
+    st.integers(-3 * 3_600, 600).map(lambda seconds: timedelta(seconds=seconds)),
+    st.integers(-1_200, 0).map(lambda seconds: timedelta(seconds=seconds)))
 numbers = st.sampled_from(["13912345678", "13912340001", "17055661201", "17055661202",
                            "17055661203", "95588", "anonymous"])
-later = st.one_of(st.sampled_from([timedelta(0), WINDOW, MAX_AGE]),
+later = st.one_of(st.sampled_from([timedelta(0), WINDOW, MAX_AGE, BURST]),
                  st.integers(0, 3 * 86_400).map(lambda seconds: timedelta(seconds=seconds)))
 tag_kinds = st.sampled_from([str(kind) for kind in TagKind])
 # None keeps the number's own block. The others file a tag under another block, as a tag
@@ -254,6 +256,7 @@ async def compare_histories(folder: Path, calls: list[tuple[str, timedelta]],
             from_store = await store_history(store, number, at)
             from_memory = recent.history(normalise(number), at)
             assert from_memory.calls_in_window == from_store.calls_in_window
+            assert from_memory.block_callers_in_window == from_store.block_callers_in_window
             assert from_memory.number_reputation == pytest.approx(
                 from_store.number_reputation, rel=1e-9, abs=1e-12)
             assert from_memory.block_reputation == pytest.approx(

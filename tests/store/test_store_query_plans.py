@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from callscreen.store import Store
-from callscreen.store.calls import CALLS_IN_WINDOW_SQL, FIND_CALL_SQL
+from callscreen.store.calls import BLOCK_CALLERS_IN_WINDOW_SQL, CALLS_IN_WINDOW_SQL, FIND_CALL_SQL
 from callscreen.store.tags import BLOCK_TAGS_SQL, NUMBER_TAGS_SQL
 
 # (name, SQL, index it must search, the bounded range term the plan must show)
@@ -18,6 +18,8 @@ RING_TIME_QUERIES = [
      "caller_key=? AND created_at>? AND created_at<?"),
     ("block_tags", BLOCK_TAGS_SQL, "tags_caller_block_created",
      "caller_block=? AND created_at>? AND created_at<?"),
+    ("block_callers_in_window", BLOCK_CALLERS_IN_WINDOW_SQL, "calls_caller_block_started",
+     "caller_block=? AND started_at>? AND started_at<?"),
 ]
 
 
