@@ -414,6 +414,7 @@ class Daemon:
             caller_name=name.text, kind=facts.kind.value, region=facts.region, did=did,
             verdict=decision.verdict.value, category=decision.category.value,
             score=decision.score, tag=decision.tag, reasons=decision.reasons,
+            caller_org=self.recent.stated_org(facts.key),
         ))
 
 

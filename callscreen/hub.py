@@ -50,6 +50,8 @@ class CallUpdate:
     answered_by: str = ""
     transferred_to: str = ""
     extensions: tuple[str, ...] = field(default_factory=tuple)  # phones ringing for this call
+    # The organisation the caller named, as reception last typed it for this number.
+    caller_org: str = ""
 
 
 class CallHub:

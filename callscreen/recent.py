@@ -39,7 +39,7 @@ LOAD_CALLS_SQL = (
     " ORDER BY started_at"
 )
 NEW_TAGS_SQL = (
-    "SELECT id, caller_key, caller_block, tag, created_at FROM tags"
+    "SELECT id, caller_key, caller_block, tag, created_at, caller_org FROM tags"
     " WHERE id > ? AND created_at >= ? ORDER BY id"
 )
 
@@ -71,6 +71,8 @@ class RecentHistory:
         # several. With one block, the number's own-in-block sum equals its number sum.
         self._key_blocks: dict[str, str | None] = {}
         self._last_tag_id = 0
+        # The organisation reception last recorded per number: (tag time, text).
+        self._orgs: dict[str, tuple[int, str]] = {}
         # (started at, key) per number block in start order, for the block-burst rule.
         self._block_calls: dict[str, deque[tuple[int, str]]] = {}
 
@@ -93,7 +95,7 @@ class RecentHistory:
         """(Re)load calls and tags inside the windows of `rules` (default: the current ones)."""
         self._use_rules(rules or self._rules)
         for table in (self._calls, self._numbers, self._checks, self._blocks,
-                      self._own_in_block, self._key_blocks, self._block_calls):
+                      self._own_in_block, self._key_blocks, self._block_calls, self._orgs):
             table.clear()
         self._last_tag_id = 0
 
@@ -111,10 +113,18 @@ class RecentHistory:
             NEW_TAGS_SQL, (self._last_tag_id, to_db_time(now - self.max_age)),
             action="load_recent_tags")
 
-        for tag_id, key, block, kind, created_at in rows:
+        for tag_id, key, block, kind, created_at, caller_org in rows:
             self._last_tag_id = max(self._last_tag_id, int(tag_id))
-            self._add_tag(key, block, TagKind(kind), to_microseconds(from_db_time(created_at)))
+            at_us = to_microseconds(from_db_time(created_at))
+            self._add_tag(key, block, TagKind(kind), at_us)
+            if caller_org and key:
+                self._orgs[key] = (at_us, caller_org)
         return len(rows)
+
+    def stated_org(self, key: str) -> str:
+        """Return the organisation reception last recorded for number `key`, or ""."""
+        stated = self._orgs.get(key)
+        return stated[1] if stated else ""
 
     def add_call(self, key: str, at: datetime) -> None:
         """Count a call from `key` (a NumberFacts.key) that started at `at`."""
@@ -164,6 +174,9 @@ class RecentHistory:
         self._prune_sums(self._own_in_block, now_us)
         for key in [key for key in self._key_blocks if key not in self._numbers]:
             del self._key_blocks[key]
+        org_since_us = now_us - self._max_age_us
+        for key in [key for key, (at_us, _) in self._orgs.items() if at_us < org_since_us]:
+            del self._orgs[key]
 
     def _prune_sums(self, sums: dict[K, DecayedSum], now_us: int) -> None:
         for name, total in list(sums.items()):

@@ -19,6 +19,7 @@ FEEDBACK_ACTIONS: dict[str, TagKind] = {
     "employment_check": TagKind.EMPLOYMENT_CHECK,
 }
 MAX_NOTE_CHARS = 500
+MAX_CALLER_ORG_CHARS = 100
 
 
 class FeedbackError(CallscreenError, ValueError):
@@ -39,12 +40,20 @@ def clean_note(note: str) -> str:
     return "".join(ch for ch in note if ch == "\n" or ch.isprintable()).strip()
 
 
+def clean_caller_org(text: str) -> str:
+    """Return the organisation on one line: no control characters, spaces collapsed."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())
+
+
 async def record_feedback(db: Database, call: CallUpdate, *, action: str, employee_id: str,
-                          note: str, author: str) -> int:
+                          note: str, author: str, caller_org: str = "") -> int:
     """Store reception's verdict on `call` as a tag on its number and block; return the tag id.
 
-    Raises FeedbackError for an unknown action, an unknown employee, a note longer than
-    MAX_NOTE_CHARS, or a call without a number (nothing to attach a reputation to).
+    `caller_org` is the organisation the caller named, shown in reply scripts on the
+    number's later calls. Raises FeedbackError for an unknown action, an unknown employee,
+    a note longer than MAX_NOTE_CHARS, an organisation longer than MAX_CALLER_ORG_CHARS, or
+    a call without a number (nothing to attach a reputation to).
     """
     kind = FEEDBACK_ACTIONS.get(action)
     if kind is None:
@@ -54,6 +63,9 @@ async def record_feedback(db: Database, call: CallUpdate, *, action: str, employ
     note = clean_note(note)
     if len(note) > MAX_NOTE_CHARS:
         raise FeedbackError("console.feedback_note_too_long", str(MAX_NOTE_CHARS))
+    caller_org = clean_caller_org(caller_org)
+    if len(caller_org) > MAX_CALLER_ORG_CHARS:
+        raise FeedbackError("console.feedback_org_too_long", str(MAX_CALLER_ORG_CHARS))
     if employee_id and await directory.get_employee(db, employee_id) is None:
         raise FeedbackError("console.feedback_unknown_employee", repr(employee_id))
 
@@ -63,7 +75,7 @@ async def record_feedback(db: Database, call: CallUpdate, *, action: str, employ
     tag_id = await insert_tag(
         db, caller_key=call.caller_key, caller_block=call.caller_block, tag=kind,
         author=author, call_id=call.call_id if logged else None,
-        employee_id=employee_id or None, note=note,
+        employee_id=employee_id or None, note=note, caller_org=caller_org,
     )
 
     log.info("feedback_recorded", call_id=call.call_id, tag=str(kind), tag_id=tag_id,

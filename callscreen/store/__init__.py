@@ -108,11 +108,13 @@ class Store:
 
     async def add_tag(self, *, caller_key: str, caller_block: str, tag: TagKind | str,
                       author: str, call_id: str | None = None, employee_id: str | None = None,
-                      note: str = "", created_at: datetime | None = None) -> int:
+                      note: str = "", created_at: datetime | None = None,
+                      caller_org: str = "") -> int:
         """Store a reception tag on a number and return its id."""
         return await tags.insert_tag(
             self.db, caller_key=caller_key, caller_block=caller_block, tag=tag, author=author,
             call_id=call_id, employee_id=employee_id, note=note, created_at=created_at,
+            caller_org=caller_org,
         )
 
     async def add_list_entry(self, list_name: str, match: str, pattern: str, *, added_by: str,

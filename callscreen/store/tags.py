@@ -56,7 +56,8 @@ class Reputation:
 
 async def insert_tag(db: Database, *, caller_key: str, caller_block: str, tag: TagKind | str,
                      author: str, call_id: str | None = None, employee_id: str | None = None,
-                     note: str = "", created_at: datetime | None = None) -> int:
+                     note: str = "", created_at: datetime | None = None,
+                     caller_org: str = "") -> int:
     """Store one reception tag and return its id.
 
     Raises ValueError for an empty caller_key (a caller with no number cannot be tagged)
@@ -68,12 +69,12 @@ async def insert_tag(db: Database, *, caller_key: str, caller_block: str, tag: T
 
     params = (
         to_db_time(created_at or datetime.now(UTC)), call_id, caller_key, caller_block,
-        str(kind), employee_id, note, author,
+        str(kind), employee_id, note, author, caller_org,
     )
     async with db.write("add_tag") as connection:
         cursor = await connection.execute(
             "INSERT INTO tags (created_at, call_id, caller_key, caller_block, tag,"
-            " employee_id, note, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " employee_id, note, author, caller_org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params,
         )
         tag_id = cursor.lastrowid

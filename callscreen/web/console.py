@@ -10,7 +10,7 @@ from aiohttp import web
 
 from callscreen.hub import CallUpdate
 from callscreen.i18n import LOCALES, t
-from callscreen.reception.feedback import FeedbackError, record_feedback
+from callscreen.reception.feedback import FeedbackError, clean_caller_org, record_feedback
 from callscreen.reception.scripts import situation_for
 from callscreen.store import reception as store
 from callscreen.web.auth import (
@@ -57,9 +57,9 @@ def call_view(request: web.Request, call: CallUpdate, locale: str) -> dict[str, 
         "category_text": t(f"category.{call.category}", locale),
         "score": call.score,
         "reasons": [r.text_zh if locale == "zh-CN" else r.text_en for r in call.reasons],
-        # TODO: pass caller_org once reception can type the claimed organisation before
-        # the script is shown; until then scripts take their `{% else %}` wording.
-        "script": ctx.scripts.render(situation_for(call.category), locale),
+        "script": ctx.scripts.render(situation_for(call.category), locale,
+                                     caller_org=call.caller_org),
+        "caller_org": call.caller_org,
         "can_tag": bool(call.caller_key),
         "answered_by": call.answered_by,
         "transferred_to": call.transferred_to,
@@ -108,7 +108,8 @@ async def post_feedback(request: web.Request) -> web.StreamResponse:
     assert session is not None
     locale = default_locale(request)
     form = await read_form(request)
-    action, employee, note = (_form_text(form, name) for name in ("action", "employee", "note"))
+    action, employee, note, caller_org = (
+        _form_text(form, name) for name in ("action", "employee", "note", "caller_org"))
 
     call = ctx.hub.get(request.match_info["call_id"])
     if call is None:
@@ -116,12 +117,15 @@ async def post_feedback(request: web.Request) -> web.StreamResponse:
     try:
         employee_id = await _resolve_employee(request, employee)
         await record_feedback(ctx.store, call, action=action, employee_id=employee_id,
-                              note=note, author=session.user.username)
+                              note=note, author=session.user.username, caller_org=caller_org)
     except FeedbackError as exc:
         log.warning("feedback_rejected", call_id=call.call_id, reason=str(exc))
         message = t(exc.message_id, locale, error=exc.detail)
         return _feedback_answer(request, 400, message)
 
+    caller_org = clean_caller_org(caller_org)
+    if caller_org and caller_org != call.caller_org:
+        ctx.hub.update(call.call_id, caller_org=caller_org)
     if ctx.on_feedback is not None:
         await ctx.on_feedback(call.call_id, employee_id or None)
 

@@ -38,7 +38,7 @@ STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("callscreen_event_strea
 # The placeholder and the tokens (secrets.token_urlsafe) need no HTML or JSON escaping.
 CSRF_PLACEHOLDER = "callscreen-csrf-token-placeholder"
 MAX_CACHED_FRAMES = 256
-_FrameKey = tuple[int, str, str, str, str, str, str]
+_FrameKey = tuple[int, str, str, str, str, str, str, str]
 _frames: OrderedDict[_FrameKey, bytes] = OrderedDict()
 
 routes = web.RouteTableDef()
@@ -130,7 +130,7 @@ async def _session_alive(request: web.Request) -> bool:
 def _call_frame(request: web.Request, call: CallUpdate, locale: str) -> bytes:
     """Return the `call` event of one update with CSRF_PLACEHOLDER as the token, cached."""
     key = (id(request.app), call.call_id, call.at.isoformat(), call.state, call.answered_by,
-           call.transferred_to, locale)
+           call.transferred_to, call.caller_org, locale)
     frame = _frames.get(key)
     if frame is None:
         html = _card(request, call, locale, CSRF_PLACEHOLDER)

@@ -74,7 +74,8 @@ def screen_text(request: web.Request, call: CallUpdate | None, locale: str) -> s
     if call is None:
         return t("phone.no_call", locale)
 
-    script = context(request).scripts.render(situation_for(call.category), locale)
+    script = context(request).scripts.render(situation_for(call.category), locale,
+                                             caller_org=call.caller_org)
     lines = [
         f"{t(f'verdict.{call.verdict}', locale)} · {t(f'category.{call.category}', locale)}"
         f" · {call.score}",

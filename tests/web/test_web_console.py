@@ -179,6 +179,62 @@ async def test_feedback_stores_employee_and_author(server, helpers):
     assert tuple(row) == ("collector", "E001", "前台")
 
 
+async def test_feedback_records_caller_organisation(server, helpers):
+    server.ctx.hub.publish(helpers.make_call())
+    async with server.client() as client:
+        await helpers.login(client)
+        csrf = await helpers.console_csrf(client)
+        form = {"csrf_token": csrf, "action": "collector",
+                "caller_org": "  某某资产\n管理公司  "}
+        async with client.post("/console/calls/call-1/feedback", data=form,
+                               allow_redirects=False) as response:
+            status = response.status
+        async with client.get("/console") as page:
+            html = await page.text()
+
+    row = await server.ctx.store.fetch_one("SELECT caller_org FROM tags", (), action="test")
+    assert status == 303
+    assert row[0] == "某某资产 管理公司"
+    assert server.ctx.hub.get("call-1").caller_org == "某某资产 管理公司"
+    assert '<dd class="caller-org">某某资产 管理公司</dd>' in html
+    assert "您是某某资产 管理公司的工作人员" in html
+    assert "（已说明：某某资产 管理公司）" in html
+
+
+async def test_feedback_escapes_caller_organisation(server, helpers):
+    server.ctx.hub.publish(helpers.make_call())
+    async with server.client() as client:
+        await helpers.login(client)
+        csrf = await helpers.console_csrf(client)
+        form = {"csrf_token": csrf, "action": "collector",
+                "caller_org": "<script>alert(1)</script>{{7*7}}"}
+        async with client.post("/console/calls/call-1/feedback", data=form,
+                               allow_redirects=False):
+            pass
+        async with client.get("/console") as page:
+            html = await page.text()
+
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;{{7*7}}" in html
+    assert ">49<" not in html
+
+
+async def test_feedback_rejects_long_caller_organisation(server, helpers):
+    server.ctx.hub.publish(helpers.make_call())
+    async with server.client() as client:
+        await helpers.login(client)
+        csrf = await helpers.console_csrf(client)
+        form = {"csrf_token": csrf, "action": "collector", "caller_org": "公" * 101}
+        async with client.post("/console/calls/call-1/feedback", data=form,
+                               headers={"Accept": "application/json"}) as response:
+            answer = await response.json()
+            status = response.status
+
+    assert status == 400
+    assert "100" in answer["message"]
+    assert await server.ctx.store.fetch_one("SELECT 1 FROM tags", (), action="test") is None
+
+
 async def test_feedback_without_csrf_token_is_forbidden(server, helpers):
     server.ctx.hub.publish(helpers.make_call())
     async with server.client() as client:
