@@ -134,3 +134,16 @@ async def test_freepbx_observe_mode_records_call(observe_pbx) -> None:
     assert row["did"] == DID
     assert row["answered_by"] == "100"
     assert row["hangup_cause"] == 16
+
+
+@pytest.mark.parametrize("did", ["+862188886666", "5", "reception", "*99"])
+async def test_freepbx_unusual_did_still_rings(screen_pbx, did: str) -> None:
+    daemon, fake = screen_pbx
+
+    result = await fake.place_call(FakeCall("013912345678", did=did))
+
+    row = await ended_row(daemon, result.variables["CALLSCREEN_CALL_ID"])
+    assert result.agi_status == "SUCCESS"
+    assert result.rang
+    assert row["answered_by"] == "100"
+    assert row["did"] == did

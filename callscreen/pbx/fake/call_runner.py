@@ -15,6 +15,7 @@ from callscreen.pbx.fake.calls import FakeCall, FakeCallResult, PbxContext
 from callscreen.pbx.fake.channel import STATE_UP, FakeChannel
 from callscreen.pbx.fake.dial import DialRun
 from callscreen.pbx.fake.dialplan import Dialplan, Step, expand
+from callscreen.pbx.fake.patterns import INVALID_EXTENSION
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +108,7 @@ class CallRunner:
 
     async def _walk(self) -> None:
         channel = self.channel
-        steps = self.dialplan.steps_for(channel.context, channel.exten)
+        steps = self._enter(channel.context, channel.exten)
         priority = 1
         while priority <= len(steps):
             step = steps[priority - 1]
@@ -121,7 +122,7 @@ class CallRunner:
                 return
             if isinstance(outcome, Jump):
                 channel.context, channel.exten, priority = outcome
-                steps = self.dialplan.steps_for(channel.context, channel.exten)
+                steps = self._enter(channel.context, channel.exten)
             elif isinstance(outcome, str):
                 priority = _label_priority(steps, outcome)
             else:
@@ -129,6 +130,16 @@ class CallRunner:
 
         # Running off the end of an extension hangs the channel up normally.
         self._hang_up(16)
+
+    def _enter(self, context: str, exten: str) -> tuple[Step, ...]:
+        """Return the steps for `exten`, moving the channel to "i" as Asterisk does when
+        nothing in the context matches it."""
+        extension = self.dialplan.resolve(context, exten)
+        if extension == INVALID_EXTENSION and exten != INVALID_EXTENSION:
+            self.set_on(self.channel, "INVALID_EXTEN", exten)
+            self.channel.exten = INVALID_EXTENSION
+
+        return self.dialplan.contexts[context][extension]
 
     async def _apply(self, step: Step, data: str) -> str | Jump | None:
         if step.app == "Set":

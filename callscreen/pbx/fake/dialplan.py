@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callscreen.pbx.fake.patterns import INVALID_EXTENSION, best_match
+
 Extensions = Mapping[str, tuple["Step", ...]]
 
 _VARIABLE_REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -22,6 +24,13 @@ _COMPARISON = re.compile(r'\$\["([^"]*)" (!?=) "([^"]*)"\]')
 # The contexts of callscreen's include; a test checks them against dialplan/callscreen.conf.
 SCREEN_CONTEXT = "callscreen-screen"
 FROM_TRUNK_CONTEXT = "callscreen-from-trunk"
+# The patterns [callscreen-from-trunk] uses to catch every DID; dialplan/README.md advises
+# the same ones for a site's own trunk context.
+DID_PATTERNS = ("_[+0-9].", "_X", "_[a-zA-Z].")
+
+
+class NoExtensionError(LookupError):
+    """A channel reached an extension its context neither has nor catches with "i"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +50,32 @@ class Dialplan:
     """The contexts one fake call walks through, and how its screening verdict is read."""
 
     inbound_context: str
-    contexts: Mapping[str, Extensions]  # extensions keyed "_X.", "s" or a name
+    contexts: Mapping[str, Extensions]  # extensions keyed by name ("s") or "_pattern"
     reception_context: str
     reception_steps: tuple[Step, ...]
     verdict_variable: str
     block_value: str
     globals: Mapping[str, str] = field(default_factory=dict)
 
-    def steps_for(self, context: str, exten: str) -> tuple[Step, ...]:
-        """Return the priorities of `exten` in `context`, matching digits to `_X.` as
-        Asterisk would."""
-        extensions = self.contexts[context]
-        if exten in extensions:
-            return extensions[exten]
-        if exten.isdigit() and "_X." in extensions:
-            return extensions["_X."]
+    def resolve(self, context: str, exten: str) -> str:
+        """Return the extension Asterisk runs for `exten` in `context`: an exact name, the
+        best matching pattern, or "i" when nothing matches.
 
-        return extensions["s"]
+        Raises NoExtensionError when nothing matches and the context has no "i", where
+        Asterisk would fail the call.
+        """
+        extensions = self.contexts[context]
+        matched = best_match(extensions, exten)
+        if matched is not None:
+            return matched
+        if INVALID_EXTENSION in extensions:
+            return INVALID_EXTENSION
+
+        raise NoExtensionError(f"extension {exten!r} matches nothing in context {context!r}")
+
+    def steps_for(self, context: str, exten: str) -> tuple[Step, ...]:
+        """Return the priorities Asterisk runs for `exten` in `context` (see `resolve`)."""
+        return self.contexts[context][self.resolve(context, exten)]
 
 
 def expand(template: str, variables: Mapping[str, str]) -> str:
@@ -150,16 +168,21 @@ def callscreen_include(agi_url: str) -> tuple[dict[str, str], dict[str, Extensio
         Step("Set", "PJSIP_HEADER(add,Alert-Info)=${CALLSCREEN_ALERT_INFO}"),
         Step("Return", label="done"),
     )
-    from_trunk = {
-        "_X.": (
+    from_trunk: dict[str, tuple[Step, ...]] = {
+        pattern: (
             Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"),
             Step("Goto", "from-trunk,${EXTEN},1"),
-        ),
-        "s": (
-            Step("Gosub", SCREEN_CONTEXT + ",s,1()"),
-            Step("Goto", "from-trunk,s,1"),
-        ),
+        )
+        for pattern in DID_PATTERNS
     }
+    from_trunk["s"] = (
+        Step("Gosub", SCREEN_CONTEXT + ",s,1()"),
+        Step("Goto", "from-trunk,s,1"),
+    )
+    from_trunk[INVALID_EXTENSION] = (
+        Step("Gosub", SCREEN_CONTEXT + ",s,1(${INVALID_EXTEN})"),
+        Step("Goto", "from-trunk,${INVALID_EXTEN},1"),
+    )
     contexts: dict[str, Extensions] = {
         SCREEN_CONTEXT: {"s": screen},
         "callscreen-predial": {"s": predial},
@@ -184,7 +207,8 @@ def callscreen_dialplan(agi_url: str, *, freepbx: bool = False) -> Dialplan:
     )
     if not freepbx:
         ring = (Step("Gosub", SCREEN_CONTEXT + ",s,1(${EXTEN})"), *ring)
-    trunk = {"_X.": ring, "s": ring}
+    # The site's context catches every DID too, as FreePBX's inbound-route catch-all does.
+    trunk = {pattern: ring for pattern in (*DID_PATTERNS, "s", INVALID_EXTENSION)}
     contexts["from-trunk"] = trunk
     reception = (
         Step("NoOp", "Reception answering call from ${CALLERID(all)}"),
