@@ -238,7 +238,9 @@ async def close_case(store: Store, actor: Actor, case_id: int, *, summary: str,
     case = await _open_case(store, case_id)
     _check_transition(case, CaseStatus.CLOSED)
     name = await queries.employee_name(store.db, case.employee_id)
-    kb_text = redact(f"{summary.strip()}\n{approach.strip()}", names=[name, case.employee_id])
+    pinyin = await queries.employee_pinyin(store.db, case.employee_id)
+    kb_text = redact(f"{summary.strip()}\n{approach.strip()}", names=[name, case.employee_id],
+                     pinyin=[pinyin])
     now = _now()
 
     async with store.db.write("case_close") as connection:

@@ -161,6 +161,14 @@ async def employee_name(db: Database, employee_id: str) -> str:
     return str(row[0]) if row else ""
 
 
+async def employee_pinyin(db: Database, employee_id: str) -> str:
+    """Return the pinyin the directory stores for the employee, or "" when not listed."""
+    row = await db.fetch_one("SELECT pinyin FROM employees WHERE employee_id = ?",
+                             (employee_id,), action="employee_pinyin")
+
+    return str(row[0] or "") if row else ""
+
+
 async def feedback_employee(db: Database, call_id: str) -> str | None:
     """Return the employee of the newest "collector" tag reception put on this call."""
     row = await db.fetch_one(
