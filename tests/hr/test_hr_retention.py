@@ -326,10 +326,10 @@ async def test_purge_cli_reports_cases(store, closed_case, tmp_path, capsys):
 
     assert [result[0] for result in (dry_text, dry_json, done_json, again_text)] == [0, 0, 0, 0]
     assert "已结个案 1 个将被匿名化" in dry_text[1]
-    assert "1 closed cases would be anonymised" in dry_text[1]
+    assert "closed cases to anonymise: 1 (" in dry_text[1]
     assert json.loads(dry_json[1])["counts"]["closed_cases"] == 1
     assert json.loads(dry_json[1])["cases_anonymised"] is None
     assert json.loads(done_json[1])["cases_anonymised"] == 1
     assert "已结个案 0 个已匿名化" in again_text[1]
-    assert "0 closed cases anonymised" in again_text[1]
+    assert "closed cases anonymised: 0 (" in again_text[1]
     assert NAME not in dump(closed_case)
