@@ -37,7 +37,30 @@ def check_deployment(config: Config) -> CheckResult:
     if config.web.enabled and not is_loopback(config.web.host):
         result.warnings.append(f"{path}: [web] host = {config.web.host!r}: "
                                + both("config.web_not_loopback"))
+
+    result.warnings.extend(_retention_warnings(config, path))
     return result
+
+
+def _retention_warnings(config: Config, path: str) -> list[str]:
+    """Warn where the purge deletes data before the rules that read it are done with it."""
+    retention = config.retention
+    warnings: list[str] = []
+
+    # The anomaly detector counts an employee's calls over the long window, so calls purged
+    # earlier drop out of the count and a case may never open.
+    if retention.call_days * 24 < config.anomaly.long_window_hours:
+        warnings.append(
+            f"{path}: [retention] call_days = {retention.call_days}: "
+            + both("config.call_days_short", hours=config.anomaly.long_window_hours))
+
+    # Reception's tags change verdicts for reputation_max_age_days; purged tags stop early.
+    if retention.tag_days < config.rules.reputation_max_age_days:
+        warnings.append(
+            f"{path}: [retention] tag_days = {retention.tag_days}: "
+            + both("config.tag_days_short", days=f"{config.rules.reputation_max_age_days:g}"))
+
+    return warnings
 
 
 def is_loopback(host: str) -> bool:

@@ -77,3 +77,28 @@ def test_flag_threshold_above_max_score(tmp_path: Path) -> None:
 
     assert result.code == 2
     assert "[rules] flag_threshold = 200" in result.stderr
+
+
+def test_short_retention_warns(tmp_path: Path) -> None:
+    path = _config(tmp_path, '[asterisk]\nami_secret = "s3cret"\n\n[anomaly]\n'
+                             'long_window_hours = 240\n\n[rules]\nreputation_max_age_days = 90\n\n'
+                             '[retention]\ncall_days = 7\ntag_days = 30\n')
+
+    result = run_cli("check-config", path, cwd=tmp_path)
+
+    assert result.code == 0, result.stderr
+    assert "[retention] call_days = 7" in result.stderr
+    assert "long_window_hours (240 hours)" in result.stderr
+    assert "[retention] tag_days = 30" in result.stderr
+    assert "reputation_max_age_days (90 days)" in result.stderr
+
+
+def test_retention_covering_windows_is_quiet(tmp_path: Path) -> None:
+    path = _config(tmp_path, '[asterisk]\nami_secret = "s3cret"\n\n[anomaly]\n'
+                             'long_window_hours = 240\n\n[rules]\nreputation_max_age_days = 90\n\n'
+                             '[retention]\ncall_days = 10\ntag_days = 90\n')
+
+    result = run_cli("check-config", path, cwd=tmp_path)
+
+    assert result.code == 0, result.stderr
+    assert "retention" not in result.stderr
