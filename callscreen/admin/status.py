@@ -20,9 +20,11 @@ import argparse
 import ipaddress
 import json
 import sys
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
@@ -32,7 +34,7 @@ from callscreen.admin.options import configure_command_logging
 from callscreen.admin.reload import ReloadResult
 from callscreen.cli import config_from_args
 from callscreen.config import Config
-from callscreen.errors import CallscreenError
+from callscreen.errors import CallscreenError, ConfigError
 from callscreen.i18n import both
 from callscreen.metrics import Metrics
 from callscreen.pbx.ami import AmiClient
@@ -176,7 +178,7 @@ async def fetch_health(url: str) -> dict[str, Any]:
 async def status_command(args: argparse.Namespace) -> int:
     """Print the running daemon's health; exit 0 when ok, 1 when degraded, 3 when unreachable."""
     configure_command_logging()
-    url = health_url(config_from_args(args), args.url)
+    url = health_url(_status_config(args), args.url)
     try:
         snapshot = await fetch_health(url)
     except StatusUnavailableError as exc:
@@ -188,6 +190,42 @@ async def status_command(args: argparse.Namespace) -> int:
     else:
         print(format_health(snapshot))
     return EXIT_OK if snapshot.get("status") == "ok" else EXIT_DEGRADED
+
+
+def _status_config(args: argparse.Namespace) -> Config:
+    """Load --config, or when it is invalid keep only its [web] host and port.
+
+    Status is most needed right after a reload failed on an invalid file, so an invalid
+    file only earns a note on stderr and the daemon is still asked.
+    """
+    try:
+        return config_from_args(args)
+    except ConfigError as exc:
+        print(both("status.config_invalid", path=args.config, count=len(exc.problems)),
+              file=sys.stderr)
+
+    return lenient_web_config(Path(args.config))
+
+
+def lenient_web_config(path: Path) -> Config:
+    """Return the defaults with the [web] host and port of `path` where they are usable."""
+    defaults = Config()
+    try:
+        raw = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return defaults
+
+    section = raw.get("web")
+    if not isinstance(section, dict):
+        return defaults
+    host = section.get("host", defaults.web.host)
+    port = section.get("port", defaults.web.port)
+    if not isinstance(host, str) or not host:
+        host = defaults.web.host
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65535:
+        port = defaults.web.port
+
+    return replace(defaults, web=replace(defaults.web, host=host, port=port))
 
 
 Translate = Callable[..., str]

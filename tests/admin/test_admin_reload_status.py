@@ -162,3 +162,30 @@ def test_reload_cli_rejects_stale_pid_file(tmp_path: Path) -> None:
 
     assert result.code == 1
     assert "1234567" in result.stderr
+
+
+@pytest.mark.parametrize("web_section", ['[web]\nport = {port}\n',
+                                         '[web]\nport = {port}\nsecure_cookies = "yes"\n'])
+async def test_status_cli_reads_invalid_config(tmp_path: Path, web_section: str) -> None:
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "problems": [], "version": "t"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    path = tmp_path / "broken.toml"
+    path.write_text("[rules]\nflag_threshold = 0\n\n" + web_section.format(port=port),
+                    encoding="utf-8")
+    try:
+        result = await asyncio.to_thread(run_cli, "status", "--config", path)
+    finally:
+        await runner.cleanup()
+
+    assert result.code == 0, result.stderr
+    assert "broken.toml" in result.stderr
+    assert "check-config" in result.stderr
+    assert "callscreen t" in result.stdout
