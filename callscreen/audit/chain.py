@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from callscreen.i18n import both
+
 GENESIS_HASH = "0" * 64
 
 
@@ -70,8 +72,8 @@ def check_chain(entries: Iterable[AuditEntry], *, expected_head: str = "") -> Ch
         previous_hash, previous_id = entry.hash, entry.id
 
     if expected_head and expected_head != previous_hash:
-        problems.append(f"head hash {previous_hash[:16]}… is not the expected "
-                        f"{expected_head[:16]}…: rows were removed or added at the end")
+        problems.append(both("audit.head_mismatch", head=previous_hash[:16],
+                             expected=expected_head[:16]))
 
     return ChainReport(rows=count, head_hash=previous_hash, problems=tuple(problems))
 
@@ -79,9 +81,9 @@ def check_chain(entries: Iterable[AuditEntry], *, expected_head: str = "") -> Ch
 def _check_entry(entry: AuditEntry, previous_id: int, previous_hash: str) -> list[str]:
     problems: list[str] = []
     if entry.id != previous_id + 1:
-        problems.append(f"row {entry.id}: ids jump from {previous_id}: rows were deleted")
+        problems.append(both("audit.row_id_gap", row=entry.id, previous=previous_id))
     if entry.prev_hash != previous_hash:
-        problems.append(f"row {entry.id}: prev_hash does not match the row before it")
+        problems.append(both("audit.row_prev_hash", row=entry.id))
 
     recomputed = entry_hash(
         id=entry.id, at=entry.at, actor=entry.actor, action=entry.action,
@@ -89,6 +91,6 @@ def _check_entry(entry: AuditEntry, previous_id: int, previous_hash: str) -> lis
         prev_hash=entry.prev_hash,
     )
     if recomputed != entry.hash:
-        problems.append(f"row {entry.id}: hash does not match its contents: the row was edited")
+        problems.append(both("audit.row_edited", row=entry.id))
 
     return problems

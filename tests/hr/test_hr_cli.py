@@ -170,3 +170,24 @@ async def test_no_terminal_without_password_stdin(tmp_path, store, config, capsy
 
     assert exited.value.code == 2
     assert "--password-stdin" in capsys.readouterr().err
+
+
+async def test_audit_verify_expect_head(tmp_path, store, config, capsys):
+    config_path = await _prepared(tmp_path, store, config)
+    await asyncio.to_thread(main, ["audit", "verify", "-c", config_path])
+    head = capsys.readouterr().out.split()[-1].strip("。.()（）:：")
+    with sqlite3.connect(store.db.path) as connection:
+        connection.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        last = connection.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        connection.execute("DELETE FROM audit_log WHERE id = ?", (last,))
+
+    plain = await asyncio.to_thread(main, ["audit", "verify", "-c", config_path])
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["audit", "verify", "-c", config_path,
+                                          "--expect-head", head])
+
+    err = capsys.readouterr().err
+    assert plain == 0
+    assert code == 1
+    assert "末条哈希" in err
+    assert "head hash" in err
