@@ -23,7 +23,7 @@ import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -250,10 +250,12 @@ def format_health(snapshot: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def health_lines(snapshot: dict[str, Any], translate: Translate) -> list[HealthLine]:
+def health_lines(snapshot: dict[str, Any], translate: Translate,
+                 zone: tzinfo | None = None) -> list[HealthLine]:
     """Return the lines of the health report, worded by `translate(message_id, **params)`.
 
-    `callscreen status` passes `both`; the admin page passes the visitor's language.
+    `callscreen status` passes `both` and prints times as stored (ISO 8601 with the UTC
+    offset). The admin page passes the visitor's language and the site's time zone.
     """
     ami = snapshot.get("ami") or {}
     agi = snapshot.get("agi") or {}
@@ -273,18 +275,21 @@ def health_lines(snapshot: dict[str, Any], translate: Translate) -> list[HealthL
                   backlog=(snapshot.get("outbox") or {}).get("backlog", "—")),
     ]
     lines = [HealthLine(text) for text in texts]
-    lines.extend(_reload_lines(snapshot.get("reload"), translate))
+    lines.extend(_reload_lines(snapshot.get("reload"), translate, zone))
     lines.extend(HealthLine(str(problem), problem=True)
                  for problem in snapshot.get("problems", []))
 
     return lines
 
 
-def _reload_lines(reload: dict[str, Any] | None, translate: Translate) -> list[HealthLine]:
+def _reload_lines(reload: dict[str, Any] | None, translate: Translate,
+                  zone: tzinfo | None) -> list[HealthLine]:
     if reload is None:
         return [HealthLine(translate("status.reload_none"))]
+
+    at = _local_time(str(reload.get("at", "?")), zone)
     if reload.get("ok"):
-        lines = [HealthLine(translate("status.reload_ok", at=reload.get("at", "?"),
+        lines = [HealthLine(translate("status.reload_ok", at=at,
                                       path=reload.get("path")))]
         restart = reload.get("restart_needed") or []
         if restart:
@@ -292,7 +297,19 @@ def _reload_lines(reload: dict[str, Any] | None, translate: Translate) -> list[H
                                               sections=", ".join(restart)), depth=1))
         return lines
 
-    lines = [HealthLine(translate("status.reload_error", at=reload.get("at", "?"),
+    lines = [HealthLine(translate("status.reload_error", at=at,
                                   path=reload.get("path")))]
     lines.extend(HealthLine(str(problem), depth=2) for problem in reload.get("problems", []))
     return lines
+
+
+def _local_time(stored: str, zone: tzinfo | None) -> str:
+    """Format an ISO 8601 time as "YYYY-MM-DD HH:MM" in `zone`; keep it as stored otherwise."""
+    if zone is None:
+        return stored
+    try:
+        moment = datetime.fromisoformat(stored)
+    except ValueError:
+        return stored
+
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"

@@ -120,16 +120,17 @@ def _case_ref(text: str) -> int | str:
 
 async def cases_list(args: argparse.Namespace) -> int:
     """Print the cases, one per line."""
-    async with _open(args) as (_config, store):
+    async with _open(args) as (config, store):
         await actions.authorize(store, _actor(args), "case.list")
         statuses = tuple(CaseStatus(status) for status in args.status or ())
         cases = await actions.list_cases(store, _actor(args), statuses=statuses)
 
+    zone = ZoneInfo(config.numbers.time_zone)
     print(both("case.list_header") if cases else both("case.list_empty"))
     for case in cases:
         print(f"{case.case_no}\t{t(f'case.status.{case.status}')}\t"
               f"{t(f'case.risk.{case.risk}')}\t{case.employee_id}\t"
-              f"{case.updated_at:%Y-%m-%d %H:%M}")
+              f"{case.updated_at.astimezone(zone):%Y-%m-%d %H:%M}")
     return 0
 
 

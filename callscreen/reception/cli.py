@@ -257,13 +257,16 @@ async def _change_user(args: argparse.Namespace,
 async def users_list(args: argparse.Namespace) -> int:
     """Print username, role, state (active, locked or disabled) and last login of each account.
 
-    The last login is UTC ISO 8601, or "-" when the account never logged in.
+    The last login is ISO 8601 in this machine's time zone with its UTC offset, or "-" when
+    the account never logged in.
     """
     async with _open_store(args) as db:
         accounts_found = await users.list_accounts(db)
 
     for account in accounts_found:
-        last_login = account.last_login_at.isoformat() if account.last_login_at else "-"
+        last_login = "-"
+        if account.last_login_at is not None:
+            last_login = account.last_login_at.astimezone().isoformat(timespec="minutes")
         print(f"{account.username}\t{account.role}\t{account.state}\t{last_login}")
     return 0
 

@@ -7,6 +7,8 @@ and the reload button runs the same reload as SIGHUP.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import structlog
 from aiohttp import web
 
@@ -36,7 +38,8 @@ def _health_page(request: web.Request, *, status: int = 200, message: str = "",
     def translate(message_id: str, **params: object) -> str:
         return t(message_id, locale, **params)
 
-    lines = health_lines(hooks.health(), translate) if hooks is not None else []
+    zone = ZoneInfo(context(request).config.numbers.time_zone)
+    lines = health_lines(hooks.health(), translate, zone) if hooks is not None else []
     return render_admin(request, "admin_health.html", status=status, lines=lines,
                         available=hooks is not None, message=message, error=error,
                         problems=problems)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from callscreen.admin.status import format_health, health_problems, health_snapshot
+from callscreen.admin.status import (
+    format_health,
+    health_lines,
+    health_problems,
+    health_snapshot,
+)
 from callscreen.daemon import Daemon
 from callscreen.metrics import Metrics
+
+from callscreen.i18n import t
 
 from .conftest import ConfigWriter, load
 
@@ -43,3 +51,18 @@ async def test_backlog_printed_as_count(write_config: ConfigWriter) -> None:
 
     assert snapshot["outbox"]["backlog"] == 3
     assert "待发送通知：3 / notifications waiting: 3" in format_health(snapshot)
+
+
+def test_reload_time_in_site_zone() -> None:
+    snapshot = _snapshot(None)
+    snapshot["reload"] = {"at": "2026-12-04T16:30:05.123456+00:00", "path": "c.toml",
+                          "ok": True, "problems": [], "restart_needed": []}
+
+    def english(message_id: str, **params: object) -> str:
+        return t(message_id, "en", **params)
+
+    local = [line.text for line in health_lines(snapshot, english, ZoneInfo("Asia/Shanghai"))]
+    stored = [line.text for line in health_lines(snapshot, english)]
+
+    assert "config reload: succeeded at 2026-12-05 00:30 (c.toml)" in local
+    assert "config reload: succeeded at 2026-12-04T16:30:05.123456+00:00 (c.toml)" in stored

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -77,6 +78,23 @@ async def test_hr_account_lists_cases_and_is_audited(tmp_path, store, config, ca
     assert code == 0
     assert "HR-2026-0001" in capsys.readouterr().out
     assert ("hr.li@cli", "case.list") in _audit_actions(store.db.path)
+
+
+async def test_cases_list_shows_local_time(tmp_path, store, config, capsys, monkeypatch):
+    config_path = await _prepared(tmp_path, store, config)
+    with sqlite3.connect(store.db.path) as connection:
+        stored = connection.execute("SELECT updated_at FROM cases").fetchone()[0]
+    updated = datetime.fromisoformat(stored)
+    local = updated.astimezone(ZoneInfo("Asia/Shanghai"))
+
+    code = await asyncio.to_thread(run_as, monkeypatch,
+                                   ["cases", "list", "-c", config_path, "--as", "hr.li"])
+
+    output = capsys.readouterr().out
+    assert code == 0
+    assert updated.utcoffset() == timedelta(0)
+    assert f"{local:%Y-%m-%d %H:%M}" in output
+    assert f"{updated:%Y-%m-%d %H:%M}" not in output
 
 
 async def test_show_records_reason(tmp_path, store, config, capsys, monkeypatch):

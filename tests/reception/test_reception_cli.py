@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,21 @@ def test_import_count_reads_for_one(config_file, tmp_path, capsys):
     assert code == 0
     assert "employees imported: 1" in output
     assert "1 employees" not in output
+
+
+def test_users_list_last_login_has_offset(config_file, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    run(config_file, "users", "add", "前台", "--role", "reception", "--password-stdin")
+    with sqlite3.connect(config_file.parent / "store.sqlite3") as connection:
+        connection.execute("UPDATE users SET last_login_at = '2026-12-04T16:30:00.000000Z'")
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+
+    try:
+        listed = run(config_file, "users", "list")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+    assert listed == 0
+    assert "2026-12-05T00:30+08:00" in capsys.readouterr().out
