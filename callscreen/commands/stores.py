@@ -40,6 +40,8 @@ def command_store_path(args: argparse.Namespace, *, may_create: bool = False
         return config, path
 
     absolute_path = Path(path).resolve()
+    # Name --store in the advice only to commands that accept it.
+    suffix = "" if hasattr(args, "store") else "_config_only"
     if explicit:
-        raise StoreMissingError(both("store.missing", path=absolute_path))
-    raise StoreMissingError(both("store.missing_no_config", path=absolute_path))
+        raise StoreMissingError(both("store.missing" + suffix, path=absolute_path))
+    raise StoreMissingError(both("store.missing_no_config" + suffix, path=absolute_path))

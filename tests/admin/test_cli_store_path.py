@@ -36,6 +36,19 @@ def test_no_config_no_store_fails(tmp_path: Path, command: tuple[str, ...]) -> N
     assert not (tmp_path / DEFAULT_STORE).exists()
 
 
+# The commands of EXISTING_STORE_COMMANDS that take --store; the others take only --config.
+STORE_OPTION_COMMANDS = {"list", "explain", "purge"}
+
+
+@pytest.mark.parametrize("command", EXISTING_STORE_COMMANDS, ids=" ".join)
+def test_missing_store_advice_matches_options(tmp_path: Path, command: tuple[str, ...]) -> None:
+    result = run_cli(*command, cwd=tmp_path)
+    accepts_store = "--store" in run_cli(*command, "--help", cwd=tmp_path).stdout
+
+    assert accepts_store is (command[0] in STORE_OPTION_COMMANDS)
+    assert ("--store" in result.stderr) is accepts_store
+
+
 def test_users_add_without_config_creates_nothing(tmp_path: Path) -> None:
     result = run_cli("users", "add", "hr1", "--role", "hr", "--password-stdin",
                      cwd=tmp_path, stdin="a-long-password\n")
