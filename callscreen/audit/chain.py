@@ -61,18 +61,22 @@ def check_chain(entries: Iterable[AuditEntry], *, expected_head: str = "") -> Ch
 
     Detects an edited row (its hash no longer matches), a deleted row (a gap in the ids and
     a prev_hash that points elsewhere) and, when `expected_head` is given, rows cut from the
-    end. Without it, deleting the newest rows leaves a valid shorter chain.
+    end. Without it, deleting the newest rows leaves a valid shorter chain. `expected_head`
+    is a head hash recorded earlier: it must still be the hash of some row, so rows written
+    since then do not fail the check but cutting the chain before that row does.
     """
     problems: list[str] = []
     previous_hash, previous_id, count = GENESIS_HASH, 0, 0
+    head_found = expected_head in ("", GENESIS_HASH)
 
     for entry in entries:
         count += 1
         problems.extend(_check_entry(entry, previous_id, previous_hash))
         previous_hash, previous_id = entry.hash, entry.id
+        head_found = head_found or entry.hash == expected_head
 
-    if expected_head and expected_head != previous_hash:
-        problems.append(both("audit.head_mismatch", head=previous_hash[:16],
+    if not head_found:
+        problems.append(both("audit.head_missing", head=previous_hash[:16],
                              expected=expected_head[:16]))
 
     return ChainReport(rows=count, head_hash=previous_hash, problems=tuple(problems))

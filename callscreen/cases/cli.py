@@ -84,8 +84,9 @@ def _register_audit(subparsers: Any) -> None:
     parser = _command(audit, "verify", "校验哈希链 / verify the hash chain", audit_verify,
                       actor=False)
     parser.add_argument("--expect-head", default="", metavar="HASH",
-                        help="上次导出时的末条哈希，用于发现末尾被删 / head hash from an "
-                             "earlier export, to detect rows cut from the end")
+                        help="之前 verify 或 export 输出的末条哈希，用于发现末尾被删 / head "
+                             "hash printed by an earlier verify or export, to detect rows "
+                             "cut from the end")
     parser = _command(audit, "export", "导出为 JSON Lines / export as JSON Lines", audit_export)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl")
 

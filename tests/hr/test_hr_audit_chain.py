@@ -70,6 +70,17 @@ async def test_cut_tail_is_detected_with_expected_head(store):
     assert not (await verify(store, expected_head=head)).ok
 
 
+async def test_rows_after_expected_head_pass(store):
+    await _three_rows(store)
+    head = (await verify(store)).head_hash
+
+    await audit(store, ACTOR, "case.read", case_id=1, reason="later")
+    report = await verify(store, expected_head=head)
+
+    assert report.ok, report.problems
+    assert report.rows == 4
+
+
 async def test_update_through_store_is_rejected(store):
     await _three_rows(store)
 

@@ -207,5 +207,5 @@ async def test_audit_verify_expect_head(tmp_path, store, config, capsys):
     err = capsys.readouterr().err
     assert plain == 0
     assert code == 1
-    assert "末条哈希" in err
-    assert "head hash" in err
+    assert "已不在哈希链中" in err
+    assert "no longer in the chain" in err
