@@ -12,9 +12,8 @@ from callscreen.admin.status import (
     health_snapshot,
 )
 from callscreen.daemon import Daemon
-from callscreen.metrics import Metrics
-
 from callscreen.i18n import t
+from callscreen.metrics import Metrics
 
 from .conftest import ConfigWriter, load
 
