@@ -20,8 +20,8 @@ from callscreen.metrics import CONTENT_TYPE
 from callscreen.notify.outbox import Notifier
 from callscreen.reception.scripts import ScriptRenderer
 from callscreen.web.app import create_app
-from callscreen.web.context import AdminHooks, WebContext
 from callscreen.web.client_address import trusted_set
+from callscreen.web.context import AdminHooks, WebContext
 from callscreen.web.rejections import LIMITER, access_logger_class
 
 if TYPE_CHECKING:

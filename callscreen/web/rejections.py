@@ -7,9 +7,10 @@ request it cannot parse (a bad request line, a header too large) before any midd
 runs, so `access_logger_class` logs those from the server's access log hook instead.
 
 A line holds the status, method, path (never the query string, which carries phone
-tokens), reason, client address (see `callscreen.web.client_address`) and username. It never holds a cookie, a token or the
-body. Each remote address and status may log `PER_KEY_LIMIT` lines per window and all of
-them together `TOTAL_LIMIT`. The rest are counted and reported in one
+tokens), reason, client address (see `callscreen.web.client_address`) and username. It
+never holds a cookie, a token or the body. Each client address and status may log
+`PER_KEY_LIMIT` lines per window and all of them together `TOTAL_LIMIT`. The rest are
+counted and reported in one
 `web_request_rejections_suppressed` line, written with the first rejection after the
 window or when the app shuts down.
 """
