@@ -15,7 +15,14 @@ from callscreen import __version__
 from callscreen.config import Config, load_config
 from callscreen.errors import CallscreenError, ConfigError
 from callscreen.i18n import both
-from callscreen.logs import configure_logging
+from callscreen.logs import (
+    COMMAND_LOG_LEVEL_ENV,
+    DEFAULT_COMMAND_LOG_LEVEL,
+    LEVELS,
+    VERBOSE_COMMAND_LOG_LEVEL,
+    configure_command_logging,
+    set_command_log_level,
+)
 
 # Areas that add their own subcommands through `register(subparsers)`.
 AREA_COMMANDS = (
@@ -49,7 +56,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module_name in AREA_COMMANDS:
         importlib.import_module(module_name).register(subparsers)
+    _add_verbose_option(parser, top_level=True)
     return parser
+
+
+def _add_verbose_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """Add `--verbose` to `parser` and to every subcommand below it.
+
+    Subcommand parsers default to SUPPRESS, because argparse copies a subparser's defaults
+    over the top-level namespace and would reset a `--verbose` given before the command.
+    """
+    parser.add_argument("--verbose", action="store_true",
+                        default=False if top_level else argparse.SUPPRESS,
+                        help=f"在终端显示 {VERBOSE_COMMAND_LOG_LEVEL} 及以上级别的日志"
+                             f"（默认只显示 error；也可设 {COMMAND_LOG_LEVEL_ENV}） / "
+                             f"show log lines of level {VERBOSE_COMMAND_LOG_LEVEL} and above "
+                             f"(default: error only; or set {COMMAND_LOG_LEVEL_ENV})")
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                _add_verbose_option(subparser)
+
+
+def command_log_level(args: argparse.Namespace) -> str:
+    """Return the log level for this command: `--verbose`, CALLSCREEN_LOG_LEVEL or ERROR.
+
+    Raises ConfigError naming the value when CALLSCREEN_LOG_LEVEL is not a level.
+    """
+    if getattr(args, "verbose", False):
+        return VERBOSE_COMMAND_LOG_LEVEL
+
+    level = os.environ.get(COMMAND_LOG_LEVEL_ENV, "").strip().lower()
+    if not level:
+        return DEFAULT_COMMAND_LOG_LEVEL
+    if level not in LEVELS:
+        problem = both("cli.bad_log_level", variable=COMMAND_LOG_LEVEL_ENV, value=level[:40],
+                       allowed=", ".join(LEVELS))
+        raise ConfigError(COMMAND_LOG_LEVEL_ENV, [problem])
+    return level
 
 
 def add_config_argument(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
@@ -68,11 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Commands print their results on stdout; logs go to stderr, warnings and worse only,
-    # until `run` configures logging from its config file.
-    configure_logging("warning", "console")
 
     try:
+        # Commands print their results on stdout; logs go to stderr, errors only unless
+        # asked for more, until `run` configures logging from its config file.
+        set_command_log_level(command_log_level(args))
+        configure_command_logging("console")
+
         result: Any = args.handler(args)
         if inspect.iscoroutine(result):
             result = asyncio.run(result)

@@ -20,6 +20,7 @@ from callscreen.metrics import CONTENT_TYPE
 from callscreen.notify.outbox import Notifier
 from callscreen.reception.scripts import ScriptRenderer
 from callscreen.web.app import create_app
+from callscreen.web.client_address import trusted_set
 from callscreen.web.context import AdminHooks, WebContext
 from callscreen.web.rejections import LIMITER, access_logger_class
 
@@ -131,7 +132,8 @@ async def _start_web(daemon: Daemon) -> WebServer:
     # No access log of every request. The hook only logs the 4xx responses to requests that
     # aiohttp could not parse, which never reach the app's middlewares.
     runner = web.AppRunner(app, access_log=logging.getLogger("callscreen.web.access"),
-                           access_log_class=access_logger_class(app[LIMITER]))
+                           access_log_class=access_logger_class(
+                               app[LIMITER], trusted_set(config.web.trusted_proxies)))
     await runner.setup()
     site = web.TCPSite(runner, config.web.host, config.web.port)
     try:

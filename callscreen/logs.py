@@ -15,6 +15,15 @@ from typing import Any
 import structlog
 
 SECRET_KEYS = ("secret", "password", "token", "webhook_key")
+LEVELS = ("debug", "info", "warning", "error")
+# Commands other than `run` log only errors on the terminal, so that an expected event
+# (a wrong password, a skipped row) does not print an English log line beside the
+# command's own bilingual message. This variable or `--verbose` lowers the level.
+COMMAND_LOG_LEVEL_ENV = "CALLSCREEN_LOG_LEVEL"
+DEFAULT_COMMAND_LOG_LEVEL = "error"
+VERBOSE_COMMAND_LOG_LEVEL = "info"
+
+_command_log_level = DEFAULT_COMMAND_LOG_LEVEL
 
 
 def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
@@ -80,3 +89,16 @@ def configure_logging(level: str = "info", fmt: str = "auto", *, stream: Any = N
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+
+
+def set_command_log_level(level: str) -> None:
+    """Set the level `configure_command_logging` uses; `level` is one of LEVELS."""
+    global _command_log_level
+    if level not in LEVELS:
+        raise ValueError(f"unknown log level {level!r}; allowed: {', '.join(LEVELS)}")
+    _command_log_level = level
+
+
+def configure_command_logging(fmt: str = "auto") -> None:
+    """Configure logging for a command (not the daemon) at the level chosen for commands."""
+    configure_logging(_command_log_level, fmt)

@@ -13,10 +13,11 @@ import sqlite3
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callscreen.admin.options import config_and_store_path, configure_command_logging
+from callscreen.admin.options import config_and_store_path
 from callscreen.commands.text import display_width
 from callscreen.errors import CallscreenError, StoreError
 from callscreen.i18n import both, t
+from callscreen.logs import configure_command_logging
 from callscreen.numbers.model import NumberFacts
 from callscreen.store.admin import open_read_only
 from callscreen.store.calls import StoredCall, row_to_call

@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from callscreen.admin import list_service
 from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv, last_day_in_force
-from callscreen.admin.options import configure_command_logging, open_store
+from callscreen.admin.options import open_store
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
 from callscreen.errors import ImportFileError
 from callscreen.i18n import LOCALES, both, t
+from callscreen.logs import configure_command_logging
 from callscreen.store.admin import list_entries
 from callscreen.store.lists import ListEntry
 

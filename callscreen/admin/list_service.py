@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from callscreen.admin.lists import decode_csv, parse_expiry, parse_import
+from callscreen.admin.lists import (
+    MAX_NOTE_CHARS,
+    clean_note,
+    decode_csv,
+    parse_expiry,
+    parse_import,
+)
 from callscreen.admin.patterns import normal_pattern
 from callscreen.admin.users import AdminActor
 from callscreen.config.model import NumbersConfig
+from callscreen.errors import ImportFileError
 from callscreen.i18n import both
 from callscreen.store import Store
 from callscreen.store.admin import (
@@ -76,10 +83,15 @@ async def add_entry(store: Store, numbers: NumbersConfig, actor: AdminActor, *,
                     now: datetime | None = None) -> AddResult:
     """Add one entry unless an identical one is in force; return its id and pattern.
 
-    Raises InvalidListEntryError naming the bad field and value.
+    Raises InvalidListEntryError naming the bad field and value. The note loses control
+    and bidi characters (see `clean_note`) and may have at most `MAX_NOTE_CHARS` characters.
     """
     moment = now or datetime.now(UTC)
     pattern = normal_pattern(list_name, match, number, numbers)
+    note = clean_note(note)
+    if len(note) > MAX_NOTE_CHARS:
+        raise InvalidListEntryError(both("list.note_too_long", length=len(note),
+                                         limit=MAX_NOTE_CHARS), field="note", value=note[:40])
     expires_at = parse_expiry_text(expires, numbers, moment)
 
     existing = await find_entries(store, list_name, match, pattern, moment)
@@ -104,16 +116,18 @@ async def remove_entries(store: Store, actor: AdminActor, entry_ids: list[int], 
 async def import_csv(store: Store, numbers: NumbersConfig, actor: AdminActor, data: bytes,
                      source: str, *, default_list: str | None, skip_bad: bool,
                      added_by: str | None = None, now: datetime | None = None) -> ImportResult:
-    """Import CSV bytes (UTF-8, UTF-8 with BOM, GBK or UTF-16): every row or none.
+    """Import CSV bytes (UTF-8, UTF-8 with BOM or GBK): every row or none.
 
     With `skip_bad` the valid rows are stored and the bad ones reported. Rows already in
-    force count as duplicates. Raises ImportFileError when the file is too large or cannot
-    be decoded; `source` names the file in those messages.
+    force count as duplicates. Raises ImportFileError when the file is too large, cannot
+    be decoded or has no rows; `source` names the file in those messages.
     """
     moment = now or datetime.now(UTC)
     text, encoding = decode_csv(data, source)
     parsed = parse_import(text, encoding=encoding, default_list=default_list,
                           numbers=numbers, now=moment)
+    if not parsed.entries and not parsed.problems and not parsed.duplicates:
+        raise ImportFileError(source, [both("list.import_empty", path=source)])
     result = ImportResult(encoding=encoding, problems=list(parsed.problems))
     if parsed.problems and not skip_bad:
         result.rejected = True

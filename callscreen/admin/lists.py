@@ -1,9 +1,10 @@
 """CSV import and export of allow/block list entries (pure: text in, entries and problems out).
 
 Files come from Excel and WPS as often as from scripts: GBK without a BOM (Chinese Excel's
-"CSV"), UTF-8 with a BOM, plain UTF-8, or UTF-16 with tabs ("Unicode text"). Every cell is
-read as text and checked, so a number a spreadsheet turned into "1.39123E+10" is rejected
-with its line number instead of being imported wrong.
+"CSV"), UTF-8 with a BOM, or plain UTF-8. UTF-16 ("Unicode text") is rejected with the
+encodings to save as, because the import page and the directory import accept only these
+three. Every cell is read as text and checked, so a number a spreadsheet turned into
+"1.39123E+10" is rejected with its line number instead of being imported wrong.
 
 Columns, by header name (English or Chinese) or, without a header, by position:
 number, match, note, expires. An optional `list` column overrides `--list` per row.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -31,6 +33,10 @@ from callscreen.store.lists import InvalidListEntryError, ListEntry
 # (a call export, a binary) from filling memory.
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_IMPORT_ROWS = 200_000
+# The admin page's note field takes this many characters, and an import is held to the same.
+MAX_NOTE_CHARS = 500
+# Kept in notes although they are format characters: the zero-width joiner builds emoji.
+KEPT_FORMAT_CHARS = frozenset({"\u200d"})
 
 POSITIONAL_COLUMNS = ("number", "match", "note", "expires")
 COLUMN_ALIASES = {
@@ -57,19 +63,21 @@ class ParsedImport:
 def decode_csv(data: bytes, path: str) -> tuple[str, str]:
     """Return the text of a CSV file and the encoding it was read with.
 
-    A BOM decides (UTF-8 or UTF-16); otherwise strict UTF-8, then GB18030, a superset of
-    GBK. Raises ImportFileError when the file is too large or neither decoding works.
+    A UTF-8 BOM decides; otherwise strict UTF-8, then GB18030, a superset of GBK. Raises
+    ImportFileError when the file is too large, is UTF-16 (a UTF-16 BOM, or NUL bytes,
+    which no text in the accepted encodings contains) or neither decoding works.
     """
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError(path, [
             f"{path}: 文件过大（上限 {MAX_IMPORT_BYTES} 字节） / file is larger than "
             f"{MAX_IMPORT_BYTES} bytes"])
 
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data:
+        raise ImportFileError(path, [both("list.utf16_rejected", path=path)])
+
     # A BOM fixes the encoding, so bytes that do not decode under it are an error too.
     if data.startswith(codecs.BOM_UTF8):
         candidates = [("utf-8-sig", "utf-8-sig")]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = [("utf-16", "utf-16")]
     else:
         candidates = [("utf-8", "utf-8"), ("gb18030", "gb18030")]
 
@@ -165,8 +173,32 @@ def _row_entry(cells: dict[str, str], default_list: str | None, numbers: Numbers
             both("list.expiry_past", value=repr(cells["expires"])),
             field="expires", value=cells["expires"])
 
-    return NewListEntry(list_name=list_name, match=match, pattern=pattern,
-                        note=cells.get("note", ""), expires_at=expires_at)
+    note = clean_note(cells.get("note", ""))
+    if len(note) > MAX_NOTE_CHARS:
+        raise InvalidListEntryError(both("list.note_too_long", length=len(note),
+                                         limit=MAX_NOTE_CHARS), field="note", value=note[:40])
+
+    return NewListEntry(list_name=list_name, match=match, pattern=pattern, note=note,
+                        expires_at=expires_at)
+
+
+def clean_note(note: str) -> str:
+    """Return `note` without control and format characters, and stripped.
+
+    Bidi overrides such as U+202E would make the console and exports show a note reversed
+    or reordered, so they go. Line breaks and tabs become spaces.
+    """
+    kept: list[str] = []
+    for char in note:
+        category = unicodedata.category(char)
+        if char in "\t\n\r" or category in ("Zl", "Zp"):
+            kept.append(" ")
+        elif category in ("Cc", "Cf") and char not in KEPT_FORMAT_CHARS:
+            continue
+        else:
+            kept.append(char)
+
+    return "".join(kept).strip()
 
 
 def parse_expiry(text: str, zone: ZoneInfo) -> datetime | None:

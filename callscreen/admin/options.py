@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from callscreen.cli import add_config_argument
 from callscreen.commands.stores import command_store_path
 from callscreen.config import Config
-from callscreen.logs import configure_logging
 from callscreen.store import Store
 
 
@@ -59,8 +58,3 @@ async def open_store(args: argparse.Namespace, *, may_create: bool = False
         yield config, store
     finally:
         await store.close()
-
-
-def configure_command_logging() -> None:
-    """Send only warnings and errors to stderr, so that stdout contains just the output."""
-    configure_logging("warning", "auto")

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from callscreen.admin.options import config_and_store_path, configure_command_logging, open_store
+from callscreen.admin.options import config_and_store_path, open_store
 from callscreen.cases.retention import anonymise_closed_cases
 from callscreen.config import Config
 from callscreen.config.model import RetentionConfig
 from callscreen.errors import CallscreenError
 from callscreen.i18n import both
+from callscreen.logs import configure_command_logging
 from callscreen.store import Store
 from callscreen.store.admin import (
     PurgeCounts,

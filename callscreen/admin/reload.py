@@ -24,7 +24,7 @@ import structlog
 from callscreen.config import Config, load_config
 from callscreen.errors import CallscreenError, ConfigError
 from callscreen.i18n import both
-from callscreen.logs import configure_logging
+from callscreen.logs import configure_command_logging
 from callscreen.metrics import Metrics
 from callscreen.screening import Screener
 from callscreen.store import Store
@@ -207,7 +207,7 @@ def _check_is_callscreen(pid: int, pid_file: str | Path) -> None:
 
 def reload_command(args: argparse.Namespace) -> int:
     """Check the config file when given, then signal the running daemon to reload."""
-    configure_logging("warning", "auto")
+    configure_command_logging("auto")
     if args.config:
         _config, problems = check_config_file(args.config)
         for problem in problems:

@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from callscreen.admin.options import configure_command_logging
 from callscreen.admin.replay import ReplayReport, parse_since, replay
 from callscreen.config import load_config
 from callscreen.i18n import both
+from callscreen.logs import configure_command_logging
 from callscreen.store.admin import open_read_only
 
 VERDICT_ORDER = ("none", "allow", "flag", "block")

@@ -30,12 +30,12 @@ from typing import Any, Protocol
 import aiohttp
 
 from callscreen import __version__
-from callscreen.admin.options import configure_command_logging
 from callscreen.admin.reload import ReloadResult
 from callscreen.cli import config_from_args
 from callscreen.config import Config
 from callscreen.errors import CallscreenError, ConfigError
 from callscreen.i18n import both
+from callscreen.logs import configure_command_logging
 from callscreen.metrics import Metrics
 from callscreen.pbx.ami import AmiClient
 from callscreen.pbx.fastagi import FastAgiServer

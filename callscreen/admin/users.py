@@ -1,7 +1,7 @@
 """Console account management shared by `callscreen users` and the admin pages.
 
 Every change checks its input here (password rules, roles, usernames, no admin disabling
-or demoting themselves) and is stored together with its audit row by
+or demoting themselves, never without an enabled admin) and is stored together with its audit row by
 `callscreen.store.accounts`. The CLI and the web call only these functions, so neither
 can change an account without an audit row.
 """
@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 # The login form accepts usernames up to this length.
 MAX_USERNAME_CHARS = 64
+# Audit rows name CLI actors "cli:<login name>" and HR web actors "<username>@web", so a
+# username with ":" or "@" could pose as one of them. Slashes, quotes, "<", ">", commas
+# and semicolons are rejected too, because usernames appear in URLs, CSV and log lines.
+USERNAME_FORBIDDEN_CHARS = ':@/\\"\'<>,;'
 
 
 class UserChangeError(CallscreenError, ValueError):
@@ -97,13 +101,21 @@ async def list_accounts(db: Database, now: datetime | None = None) -> list[Accou
 
 
 def check_username(username: str) -> str:
-    """Return the username stripped; raise UserChangeError when it cannot be used to log in."""
+    """Return the username stripped; raise UserChangeError when it cannot be used.
+
+    Only new accounts are checked, so accounts created before a rule existed keep working.
+    """
     name = username.strip()
     printable = all(not unicodedata.category(char).startswith(("C", "Z")) or char == " "
                     for char in name)
     if not name or len(name) > MAX_USERNAME_CHARS or not printable:
         raise UserChangeError("admin.user_bad_username", username=username[:80],
                               limit=MAX_USERNAME_CHARS)
+
+    forbidden = sorted({char for char in name if char in USERNAME_FORBIDDEN_CHARS})
+    if forbidden:
+        raise UserChangeError("admin.user_username_chars", username=name,
+                              chars=" ".join(forbidden))
 
     return name
 
@@ -136,7 +148,10 @@ async def add_user(db: Database, actor: AdminActor, username: str, password: str
     try:
         user_id = await audited.add_user(db, username=name, password_hash=password_hash,
                                          role=role, actor=actor.label, now=datetime.now(UTC))
-    except store.UserExistsError:
+    except store.UserExistsError as exc:
+        if exc.username != name:
+            raise UserChangeError("admin.user_exists_case", username=name,
+                                  existing=exc.username) from None
         raise UserChangeError("admin.user_exists", username=name) from None
 
     log.info("user_added", user_id=user_id, role=role, actor=actor.label)
@@ -160,8 +175,11 @@ async def disable_user(db: Database, actor: AdminActor, username: str) -> None:
     if actor.username is not None and actor.username == username:
         raise UserChangeError("admin.user_self_disable")
 
-    changed = await audited.set_disabled(db, username, True, actor=actor.label,
-                                         now=datetime.now(UTC))
+    try:
+        changed = await audited.set_disabled(db, username, True, actor=actor.label,
+                                             now=datetime.now(UTC))
+    except store.LastAdminError:
+        raise UserChangeError("admin.user_last_admin", username=username) from None
     _require_found(changed, username)
     log.info("user_disabled", actor=actor.label)
 
@@ -174,11 +192,18 @@ async def enable_user(db: Database, actor: AdminActor, username: str) -> None:
     log.info("user_enabled", actor=actor.label)
 
 
-async def unlock_user(db: Database, actor: AdminActor, username: str) -> None:
-    """End a lockout after too many failed logins, keeping the password."""
-    changed = await audited.unlock(db, username, actor=actor.label, now=datetime.now(UTC))
-    _require_found(changed, username)
+async def unlock_user(db: Database, actor: AdminActor, username: str) -> bool:
+    """End a lockout after too many failed logins, keeping the password.
+
+    Returns False, and audits nothing, when the account is not locked.
+    """
+    outcome = await audited.unlock(db, username, actor=actor.label, now=datetime.now(UTC))
+    _require_found(outcome != "not_found", username)
+    if outcome == "not_locked":
+        return False
+
     log.info("user_unlocked", actor=actor.label)
+    return True
 
 
 async def change_role(db: Database, actor: AdminActor, username: str, role: str) -> None:
@@ -187,8 +212,11 @@ async def change_role(db: Database, actor: AdminActor, username: str, role: str)
     if actor.username is not None and actor.username == username:
         raise UserChangeError("admin.user_self_role")
 
-    changed = await audited.set_role(db, username, role, actor=actor.label,
-                                     now=datetime.now(UTC))
+    try:
+        changed = await audited.set_role(db, username, role, actor=actor.label,
+                                         now=datetime.now(UTC))
+    except store.LastAdminError:
+        raise UserChangeError("admin.user_last_admin", username=username) from None
     _require_found(changed, username)
     log.info("user_role_changed", role=role, actor=actor.label)
 

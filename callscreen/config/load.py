@@ -7,6 +7,7 @@ value and what is allowed, in Chinese with English beside it.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
 import tomllib
@@ -168,6 +169,10 @@ def _check_list(meta: dict[str, Any], value: Any) -> tuple[str, dict[str, Any]] 
         bad = [item for item in value if not LIST_PATTERN.match(item)]
         if bad:
             return ("config.bad_list_entry", {"entry": ", ".join(bad)})
+    if meta.get("ip_addresses"):
+        bad = [item for item in value if not _is_ip_address(item)]
+        if bad:
+            return ("config.bad_ip_address", {"entry": ", ".join(bad)})
     if "items" in meta:
         unknown = [item for item in value if item not in meta["items"]]
         if unknown:
@@ -188,6 +193,14 @@ def _check_dict(meta: dict[str, Any], value: Any) -> tuple[str, dict[str, Any]] 
         if _check_range(meta, item) is not None:
             return ("config.out_of_range", {"low": meta.get("min"), "high": meta.get("max")})
     return None
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_time_zone(name: str) -> bool:

@@ -108,6 +108,8 @@ class WebConfig:
     secure_cookies: bool = _opt(False)
     session_hours: int = _opt(12, min=1, max=24 * 30)
     max_body_bytes: int = _opt(1_048_576, min=1024, max=64 * 1_048_576)
+    # Reverse proxies whose X-Forwarded-For is believed (see callscreen.web.client_address).
+    trusted_proxies: list[str] = _opt([], ip_addresses=True)
 
 
 @dataclass(frozen=True)

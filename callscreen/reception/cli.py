@@ -223,8 +223,17 @@ async def users_enable(args: argparse.Namespace) -> int:
 
 
 async def users_unlock(args: argparse.Namespace) -> int:
-    """End a lockout after too many failed logins."""
-    return await _change_user(args, users.unlock_user, "auth.user_unlocked")
+    """End a lockout after too many failed logins; an account not locked is left alone."""
+    async with _open_store(args) as db:
+        try:
+            unlocked = await users.unlock_user(db, users.AdminActor.cli(), args.username)
+        except users.UserChangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+
+    message_id = "auth.user_unlocked" if unlocked else "auth.user_not_locked"
+    print(both(message_id, username=args.username))
+    return 0
 
 
 async def users_role(args: argparse.Namespace) -> int:

@@ -26,6 +26,14 @@ class UserExistsError(CallscreenError, ValueError):
         super().__init__(f"用户已存在 / user already exists: {username}")
 
 
+class LastAdminError(CallscreenError, ValueError):
+    """A change would leave no enabled admin account, so nobody could manage accounts."""
+
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(f"最后一个启用的管理员 / last enabled admin: {username}")
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """A console account."""

@@ -20,7 +20,12 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 
 from callscreen.admin import list_service
-from callscreen.admin.lists import MAX_IMPORT_BYTES, export_csv, last_day_in_force
+from callscreen.admin.lists import (
+    MAX_IMPORT_BYTES,
+    MAX_NOTE_CHARS,
+    export_csv,
+    last_day_in_force,
+)
 from callscreen.errors import ImportFileError
 from callscreen.i18n import t
 from callscreen.store import Store
@@ -42,7 +47,6 @@ log = structlog.get_logger(__name__)
 
 MATCH_KINDS = tuple(PATTERN_FORMS)
 MAX_NUMBER_CHARS = 40
-MAX_NOTE_CHARS = 500
 MAX_QUERY_CHARS = 100
 MAX_FILENAME_CHARS = 80
 # The page lists at most this many rows; the CSV export has them all.

@@ -104,8 +104,8 @@ async def _enable(db: Database, actor: AdminActor, username: str,
 
 async def _unlock(db: Database, actor: AdminActor, username: str,
                   _fields: dict[str, str]) -> str:
-    await users.unlock_user(db, actor, username)
-    return "auth.user_unlocked"
+    unlocked = await users.unlock_user(db, actor, username)
+    return "auth.user_unlocked" if unlocked else "auth.user_not_locked"
 
 
 async def _change_role(db: Database, actor: AdminActor, username: str,

@@ -27,6 +27,7 @@ from callscreen.i18n import both
 from callscreen.reception.accounts import MAX_PASSWORD_CHARS, login
 from callscreen.store import Store
 from callscreen.web.auth import Handler, context, current_session, read_form, require_role
+from callscreen.web.client_address import request_client_address
 from callscreen.web.render import locale_of, render_html
 
 log = structlog.get_logger(__name__)
@@ -229,7 +230,7 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
         password = ""
     result = await login(ctx.store, session.user.username, password, ctx.clock(),
-                         remote=request.remote or "")
+                         remote=request_client_address(request))
     if result.user is None:
         await actions.audit(_store(request), _actor(request), "case.step_up_failed",
                             case_id=case_id, reason=reason, detail=result.failure)

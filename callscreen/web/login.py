@@ -24,6 +24,7 @@ from callscreen.web.auth import (
     safe_redirect,
     start_session,
 )
+from callscreen.web.client_address import request_client_address
 from callscreen.web.console import default_locale
 from callscreen.web.login_throttle import LOGIN_THROTTLE
 from callscreen.web.render import render_html
@@ -91,7 +92,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     target = target if isinstance(target, str) else ""
 
     # Checked before the password, so a client over the limit costs no argon2 run.
-    remote = request.remote or ""
+    remote = request_client_address(request)
     throttle = request.app[LOGIN_THROTTLE]
     retry_after = throttle.retry_after(remote)
     if retry_after:

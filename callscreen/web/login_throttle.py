@@ -5,8 +5,9 @@ are rejected before the password is checked, until the oldest failure leaves the
 Memory is bounded: at most `MAX_FAILURES` times per address and `MAX_REMOTES` addresses,
 the least recently failing forgotten first.
 
-NOTE: behind a reverse proxy every request comes from the proxy's address, so all users
-share one limit. aiohttp's `request.remote` does not read X-Forwarded-For.
+The address is the client's as `callscreen.web.client_address` finds it: behind a proxy
+listed in `[web] trusted_proxies`, the forwarded address, so clients do not share the
+proxy's limit.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ request it cannot parse (a bad request line, a header too large) before any midd
 runs, so `access_logger_class` logs those from the server's access log hook instead.
 
 A line holds the status, method, path (never the query string, which carries phone
-tokens), reason, remote address and username. It never holds a cookie, a token or the
-body. Each remote address and status may log `PER_KEY_LIMIT` lines per window and all of
-them together `TOTAL_LIMIT`. The rest are counted and reported in one
+tokens), reason, client address (see `callscreen.web.client_address`) and username. It
+never holds a cookie, a token or the body. Each client address and status may log
+`PER_KEY_LIMIT` lines per window and all of them together `TOTAL_LIMIT`. The rest are
+counted and reported in one
 `web_request_rejections_suppressed` line, written with the first rejection after the
 window or when the app shuts down.
 """
@@ -27,6 +28,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
 from callscreen.web.auth import REJECTION_REASON, Handler, current_session
+from callscreen.web.client_address import client_address, request_client_address
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +120,7 @@ async def rejection_middleware(request: web.Request, handler: Handler) -> web.St
 def _log_rejection(request: web.Request, status: int) -> None:
     request[_LOGGED] = True
     limiter = request.app.get(LIMITER)
-    remote = request.remote or ""
+    remote = request_client_address(request)
     if limiter is not None and not limiter.admit(remote, status):
         return
 
@@ -130,11 +132,14 @@ def _log_rejection(request: web.Request, status: int) -> None:
          username=session.user.username if session is not None else "")
 
 
-def access_logger_class(limiter: RejectionLimiter) -> type[AbstractAccessLogger]:
+def access_logger_class(limiter: RejectionLimiter,
+                        trusted_proxies: frozenset[str] = frozenset()
+                        ) -> type[AbstractAccessLogger]:
     """Return an access logger class that logs the 4xx responses no middleware saw.
 
     Those are the requests aiohttp could not parse. Such a request is not routed, so
-    `request.app` is unavailable and the limiter is passed in here.
+    `request.app` is unavailable and the limiter and the trusted proxies (canonical
+    addresses, see `client_address.trusted_set`) are passed in here.
     """
 
     class UnparsedRequestLog(AbstractAccessLogger):
@@ -143,7 +148,7 @@ def access_logger_class(limiter: RejectionLimiter) -> type[AbstractAccessLogger]
             if not 400 <= response.status < 500 or request.get(_LOGGED):
                 return
 
-            remote = request.remote or ""
+            remote = client_address(request, trusted_proxies)
             if not limiter.admit(remote, response.status):
                 return
             log.warning("web_request_rejected", status=response.status,

@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from .conftest import ConfigWriter, run_cli
 
 GBK_CSV = "号码,匹配方式,备注,到期\n13912345678,exact,催收公司,2099-01-31\n171,prefix,虚拟号段,\n"
@@ -119,3 +121,59 @@ def test_list_remove_by_number_and_show(write_config: ConfigWriter, store_path: 
     assert stored_entries(store_path) == []
     assert audit_actions(store_path) == ["list_add", "list_remove"]
     assert json.loads(shown.stdout)[0]["removed_at"] is not None
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", "号码,匹配方式,备注,到期\n".encode("gbk")])
+def test_list_import_empty_file_fails(write_config: ConfigWriter, store_path: Path,
+                                      tmp_path: Path, content: bytes) -> None:
+    config = write_config()
+    csv_path = tmp_path / "empty.csv"
+    csv_path.write_bytes(content)
+
+    result = run_cli("list", "import", csv_path, "--list", "block", "--config", config)
+
+    assert result.code == 1
+    assert str(csv_path) in result.stderr
+    assert "没有任何条目" in result.stderr
+    assert "contains no entries" in result.stderr
+    assert "imported" not in result.stdout
+    assert audit_actions(store_path) == []
+
+
+def test_list_import_utf16_names_encodings(write_config: ConfigWriter, store_path: Path,
+                                           tmp_path: Path) -> None:
+    config = write_config()
+    csv_path = tmp_path / "unicode.txt"
+    csv_path.write_bytes(GBK_CSV.replace(",", "\t").encode("utf-16"))
+
+    result = run_cli("list", "import", csv_path, "--list", "block", "--config", config)
+
+    assert result.code == 1
+    assert str(csv_path) in result.stderr
+    assert "UTF-8, UTF-8 with BOM or GBK" in result.stderr
+    assert stored_entries(store_path) == []
+
+
+def test_list_import_long_note_names_line(write_config: ConfigWriter, store_path: Path,
+                                          tmp_path: Path) -> None:
+    config = write_config()
+    csv_path = tmp_path / "long.csv"
+    csv_path.write_text(f"号码,备注\n13912345678,ok\n13700001111,{'x' * 501}\n",
+                        encoding="utf-8")
+
+    result = run_cli("list", "import", csv_path, "--list", "block", "--config", config)
+
+    assert result.code == 1
+    assert "line 3" in result.stderr
+    assert "501" in result.stderr
+    assert stored_entries(store_path) == []
+
+
+def test_list_add_strips_bidi_from_note(write_config: ConfigWriter, store_path: Path) -> None:
+    config = write_config()
+
+    result = run_cli("list", "add", "13912345678", "--list", "block", "--note",
+                     "\u202e司公收催", "--config", config)
+
+    assert result.code == 0, result.stderr
+    assert stored_entries(store_path)[0][3] == "司公收催"

@@ -7,6 +7,7 @@ import io
 import json
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 
@@ -223,3 +224,49 @@ async def test_export_round_trips_through_cli(admin_site: AdminSite, tmp_path: P
     assert result.code == 0, result.stderr
     assert [entry[:4] for entry in stored_entries(copy)] == [
         entry[:4] for entry in stored_entries(admin_site.store_path)]
+
+
+async def test_import_header_only_is_an_error(admin_site: AdminSite) -> None:
+    client, token = await admin_client(admin_site)
+
+    async with client:
+        header_only = await client.post(
+            "/admin/lists/import", data=upload(token, "号码,匹配方式,备注,到期\n".encode("gbk")))
+        header_html = await header_only.text()
+        empty = await client.post("/admin/lists/import", data=upload(token, b""))
+        empty_html = await empty.text()
+
+    assert header_only.status == 400
+    # aiohttp's client percent-encodes a non-ASCII file name in the multipart header.
+    assert f"{quote('名单.csv')} 中没有任何条目" in header_html
+    assert "没有任何条目" in header_html
+    assert empty.status == 400
+    assert "没有任何条目" in empty_html
+    assert audit_rows(admin_site.store_path) == []
+
+
+async def test_import_utf16_names_encodings(admin_site: AdminSite) -> None:
+    client, token = await admin_client(admin_site)
+    data = "号码\t备注\n13912345678\t催收\n".encode("utf-16")
+
+    async with client:
+        response = await client.post("/admin/lists/import", data=upload(token, data))
+        html = await response.text()
+
+    assert response.status == 400
+    assert "UTF-16" in html
+    assert "GBK" in html
+    assert stored_entries(admin_site.store_path) == []
+
+
+async def test_add_form_strips_bidi_from_note(admin_site: AdminSite) -> None:
+    client, token = await admin_client(admin_site)
+
+    async with client:
+        response = await client.post("/admin/lists/add", data={
+            "csrf_token": token, "list": "block", "match": "exact", "number": "13912345678",
+            "note": "\u202e司公收催\u202c"})
+
+    assert response.status == 200
+    assert stored_entries(admin_site.store_path) == [
+        ("block", "exact", "+8613912345678", "司公收催", "管理员")]

@@ -237,13 +237,20 @@ async def test_cli_changes_are_audited_and_chain_verifies(admin_site: AdminSite)
     def cli(*args: str, stdin: str | None = None):
         return run_cli("users", *args, "--config", config, stdin=stdin)
 
+    def lock_then_unlock():
+        # `users unlock` writes an audit row only for an account that is locked.
+        with sqlite3.connect(admin_site.store_path) as connection:
+            connection.execute("UPDATE users SET locked_until = '2999-01-01T00:00:00.000000Z'"
+                               " WHERE username = ?", (username,))
+        return cli("unlock", username)
+
     results = await asyncio.to_thread(lambda: [
         cli("add", "cli-user", "--role", "reception", "--password-stdin",
             stdin=NEW_PASSWORD + "\n"),
         cli("passwd", username, "--password-stdin", stdin=NEW_PASSWORD + "\n"),
         cli("disable", username),
         cli("enable", username),
-        cli("unlock", username),
+        lock_then_unlock(),
         cli("role", username, "hr"),
     ])
     listed = await asyncio.to_thread(cli, "list")

@@ -197,3 +197,19 @@ def test_email_channel_without_recipients_is_rejected(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, '[notify]\nchannels = ["email"]\n'))
 
     assert "email_to" in " ".join(problems)
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path,
+                                 '[web]\ntrusted_proxies = ["127.0.0.1", "10.0.0.0/8"]\n'))
+
+    assert len(problems) == 1
+    assert "trusted_proxies" in problems[0]
+    assert "'10.0.0.0/8'" in problems[0]
+    assert "IP" in problems[0]
+
+
+def test_trusted_proxies_accepts_ipv4_and_ipv6(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[web]\ntrusted_proxies = ["127.0.0.1", "::1"]\n'))
+
+    assert config.web.trusted_proxies == ["127.0.0.1", "::1"]
