@@ -73,8 +73,11 @@ class RecentHistory:
         self._last_tag_id = 0
         # The organisation reception last recorded per number: (tag time, text).
         self._orgs: dict[str, tuple[int, str]] = {}
-        # (started at, key) per number block in start order, for the block-burst rule.
+        # (started at, key) per number block in start order, for the block-burst rule, and
+        # per block the calls each number has in that deque, so that a lookup counts the
+        # numbers without walking a busy block's calls.
         self._block_calls: dict[str, deque[tuple[int, str]]] = {}
+        self._block_keys: dict[str, dict[str, int]] = {}
 
     @property
     def block_burst_window(self) -> timedelta:
@@ -95,7 +98,8 @@ class RecentHistory:
         """(Re)load calls and tags inside the windows of `rules` (default: the current ones)."""
         self._use_rules(rules or self._rules)
         for table in (self._calls, self._numbers, self._checks, self._blocks,
-                      self._own_in_block, self._key_blocks, self._block_calls, self._orgs):
+                      self._own_in_block, self._key_blocks, self._block_calls, self._block_keys,
+                      self._orgs):
             table.clear()
         self._last_tag_id = 0
 
@@ -221,29 +225,52 @@ class RecentHistory:
             return
         calls = self._block_calls.get(block)
         if calls is None:
-            self._block_calls[block] = deque(((at_us, key),))
-        elif not calls or at_us >= calls[-1][0]:
+            calls = self._block_calls[block] = deque()
+            self._block_keys[block] = {}
+        if not calls or at_us >= calls[-1][0]:
             calls.append((at_us, key))
         else:
             insort(calls, (at_us, key))
+        keys = self._block_keys[block]
+        keys[key] = keys.get(key, 0) + 1
 
     def _count_block_callers(self, block: str, key: str, now_us: int) -> int:
         """Count the other numbers of the caller's block that called in [now - window, now)."""
         if not block or block not in self._block_calls:
             return 0
         self._drop_old_block_calls(block, now_us)
+        calls, keys = self._block_calls.get(block), self._block_keys.get(block)
+        if not calls or not keys:
+            return 0
 
-        callers = {caller for at_us, caller in self._block_calls.get(block, ())
-                   if at_us < now_us and caller != key}
-        return len(callers)
+        # Calls at or after `now` do not count yet. They sit at the end of the deque and are
+        # rare (AMI-observed calls stamped slightly ahead), so they are walked one by one.
+        later: dict[str, int] = {}
+        for at_us, caller in reversed(calls):
+            if at_us < now_us:
+                break
+            later[caller] = later.get(caller, 0) + 1
+        count = len(keys)
+        for caller, calls_later in later.items():
+            if keys[caller] == calls_later:
+                count -= 1
+        if keys.get(key, 0) > later.get(key, 0):
+            count -= 1
+        return count
 
     def _drop_old_block_calls(self, block: str, now_us: int) -> None:
-        calls = self._block_calls[block]
+        calls, keys = self._block_calls[block], self._block_keys[block]
         since_us = now_us - self._burst_window_us
         while calls and calls[0][0] < since_us:
-            calls.popleft()
+            _at_us, caller = calls.popleft()
+            left = keys[caller] - 1
+            if left:
+                keys[caller] = left
+            else:
+                del keys[caller]
         if not calls:
             del self._block_calls[block]
+            del self._block_keys[block]
 
     def _block_sum(self, block: str, key: str, now_us: int, numbers: DecayedSum | None = None,
                    number_sum: float = 0.0) -> float:

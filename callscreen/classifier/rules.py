@@ -107,10 +107,16 @@ def block_burst_rule(facts: NumberFacts, history: History, rules: RulesConfig) -
     """
     numbers = history.block_callers_in_window + 1
     if facts.block and numbers >= rules.block_burst_count and rules.block_burst_score:
-        return reason("block_burst", rules.block_burst_score, numbers=numbers,
-                      minutes=rules.block_burst_window_minutes,
-                      block=_masked_block(facts.block)), Category.COLLECTOR
+        return _burst_reason(rules.block_burst_score, numbers, rules.block_burst_window_minutes,
+                             facts.block), Category.COLLECTOR
     return None
+
+
+@lru_cache(maxsize=4096)
+def _burst_reason(score: int, numbers: int, minutes: int, block: str) -> Reason:
+    # A burst scores every call of its block for minutes: one reason per block and count.
+    return reason("block_burst", score, numbers=numbers, minutes=minutes,
+                  block=_masked_block(block))
 
 
 @lru_cache(maxsize=1024)

@@ -353,6 +353,14 @@ def test_normalise_never_raises(raw: str) -> None:
 def test_normalise_key_and_block_consistent(raw: str) -> None:
     facts = normalise(raw, area_code="021")
 
-    assert (facts.key == "") == (facts.kind in (ANONYMOUS, INVALID))
+    # Every usable number has a key. An unallocated mobile-shaped number is INVALID yet
+    # keeps its E.164 key, so that lists and history can still name it.
+    if facts.kind not in (ANONYMOUS, INVALID):
+        assert facts.key != ""
+    if facts.kind is ANONYMOUS:
+        assert facts.key == ""
+    if facts.kind is INVALID and facts.key:
+        assert facts.key == facts.e164
+        assert facts.key.startswith("+861")
     assert facts.block == "" or facts.key.startswith(facts.block)
     assert facts.e164 is None or facts.key == facts.e164
