@@ -53,8 +53,8 @@ log = structlog.get_logger(__name__)
 # Ring-time rows written in one transaction at most.
 MAX_ROWS_PER_WRITE = 200
 # How long a ring-time row waits for others to share its transaction. Each transaction is
-# three hand-offs to aiosqlite's thread; with one per call, they took about 0.4 ms of every
-# call's CPU time and delayed the next call's verdict through the GIL.
+# three hand-offs to aiosqlite's thread. With one transaction per call, they took about
+# 0.4 ms of every call's CPU time and delayed the next call's verdict through the GIL.
 ROW_BATCH_WINDOW_S = 0.05
 # How often tags and list entries written by other processes (CLI, a second console) are read.
 REFRESH_INTERVAL_S = 5.0

@@ -1,4 +1,4 @@
-"""Which database file a command works on, and when a command may create it.
+"""The database file each command works on, and the rule for when a command may create it.
 
 A command without --config would otherwise fall back to the built-in [store] path,
 `callscreen.sqlite3` in the current directory, and quietly create an empty database there.

@@ -39,7 +39,7 @@ async def add_user(db: Database, *, username: str, password_hash: str, role: str
         raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLES)}")
 
     async with db.write("user_add") as connection:
-        # SQLite's lower() folds ASCII only, so the comparison runs here. The table holds
+        # SQLite's lower() folds ASCII only, so the comparison runs here. The table has
         # one row per console account, a few dozen at most.
         async with connection.execute("SELECT username FROM users") as cursor:
             existing = [row[0] for row in await cursor.fetchall()]

@@ -104,10 +104,21 @@ async def _page(request: web.Request, filters: Filters, outcome: Outcome, *,
                         list_names=LIST_NAMES, match_kinds=MATCH_KINDS)
 
 
-async def _changed(request: web.Request) -> None:
+async def _changed(request: web.Request, locale: str, message: str, *,
+                   filters: Filters | None = None,
+                   problems: tuple[str, ...] = ()) -> web.Response:
+    """Let the daemon re-read the lists, then show `message` and that it applies now."""
     hooks = context(request).admin
     if hooks is not None:
         await hooks.lists_changed()
+
+    return await _page(request, filters or Filters(), Outcome(
+        message=f"{message} {t('admin.list_changed_now', locale)}", problems=problems))
+
+
+async def _form_rejected(request: web.Request, locale: str, exc: FormError) -> web.Response:
+    log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
+    return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
 
 
 @routes.get("/admin/lists")
@@ -133,20 +144,17 @@ async def add_entry(request: web.Request) -> web.StreamResponse:
             note=form_text(form, "note", limit=MAX_NOTE_CHARS),
             expires=form_text(form, "expires", limit=40))
     except FormError as exc:
-        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
-        return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
+        return await _form_rejected(request, locale, exc)
     except InvalidListEntryError as exc:
         log.warning("admin_list_add_rejected", field=exc.field)
         return await _page(request, Filters(), Outcome(error=str(exc)), status=400)
 
-    await _changed(request)
     if result.existed:
         message = t("list.exists", locale, id=result.entry_id, pattern=result.pattern)
     else:
         message = t("admin.list_added", locale, list=t(f"admin.list.{list_name}", locale),
                     id=result.entry_id, pattern=result.pattern)
-    return await _page(request, Filters(list_name=list_name), Outcome(
-        message=f"{message} {t('admin.list_changed_now', locale)}"))
+    return await _changed(request, locale, message, filters=Filters(list_name=list_name))
 
 
 @routes.post("/admin/lists/remove")
@@ -163,8 +171,7 @@ async def remove_entry(request: web.Request) -> web.StreamResponse:
             raise FormError("admin.list_bad_id", value=repr(id_text))
         reason = form_text(form, "reason", limit=MAX_NOTE_CHARS)
     except FormError as exc:
-        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
-        return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
+        return await _form_rejected(request, locale, exc)
 
     removed = await list_service.remove_entries(Store(ctx.store), admin_actor(request),
                                                 [entry_id], reason=reason)
@@ -173,10 +180,7 @@ async def remove_entry(request: web.Request) -> web.StreamResponse:
         return await _page(request, Filters(), Outcome(error=t("list.not_found", locale)),
                            status=404)
 
-    await _changed(request)
-    message = t("admin.list_removed", locale, id=entry_id)
-    return await _page(request, Filters(), Outcome(
-        message=f"{message} {t('admin.list_changed_now', locale)}"))
+    return await _changed(request, locale, t("admin.list_removed", locale, id=entry_id))
 
 
 @routes.post("/admin/lists/import")
@@ -196,8 +200,7 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
         if default_list is not None:
             default_list = form_choice(form, "list", LIST_NAMES)
     except FormError as exc:
-        log.warning("admin_list_form_rejected", path=request.path, reason=exc.message_id)
-        return await _page(request, Filters(), Outcome(error=exc.text(locale)), status=400)
+        return await _form_rejected(request, locale, exc)
 
     name = (upload.filename or "upload.csv")[:MAX_FILENAME_CHARS]
     data = await asyncio.to_thread(upload.file.read, MAX_IMPORT_BYTES + 1)
@@ -217,12 +220,9 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
             error=t("admin.list_import_rejected", locale, count=len(result.problems)),
             problems=tuple(result.problems)), status=400)
 
-    await _changed(request)
     message = t("list.imported", locale, count=result.imported, encoding=result.encoding,
                 duplicates=result.duplicates, bad=len(result.problems))
-    return await _page(request, Filters(), Outcome(
-        message=f"{message} {t('admin.list_changed_now', locale)}",
-        problems=tuple(result.problems)))
+    return await _changed(request, locale, message, problems=tuple(result.problems))
 
 
 @routes.get("/admin/lists.csv")

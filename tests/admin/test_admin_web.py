@@ -47,8 +47,8 @@ async def test_other_roles_get_403(admin_site: AdminSite, username: str) -> None
         await login(client, username)
         statuses = [(await client.get(path, allow_redirects=False)).status
                     for path in ADMIN_PAGES]
-        # NOTE: no hr page carries a form, so hr posts without a token and its POST is
-        # rejected by the CSRF check; the GETs above are what test hr's role.
+        # NOTE: no hr page carries a form, so hr posts without a token and the CSRF check
+        # rejects that POST. The GETs above are what test hr's role.
         token = await page_csrf(client, "/console") if username == "前台" else ""
         posted = await client.post("/admin/reload", data={"csrf_token": token},
                                     allow_redirects=False)
