@@ -2,10 +2,11 @@
 
 It runs in its own process (see `run_load_in_process`), so its CPU time is not charged to
 the server under test. Each call set-up connects, sends the 22-line environment block and
-the two `agi_arg_N` lines as res_agi 22.10.1 does, answers every command line with
-`200 result=1`, and ends when the server closes or half-closes the connection. It then
-sends `HANGUP` and closes, as res_agi does at session end. A set-up's latency runs from
-the start of connect() to that end.
+the two `agi_arg_N` lines as res_agi 22.10.1 does, and answers each command line as res_agi
+answers it when it succeeds: `200 result=0` for EXEC, `200 result=1` for the rest. The
+set-up ends when the server closes or half-closes the connection. It then sends `HANGUP`
+and closes, as res_agi does at session end. A set-up's latency runs from the start of
+connect() to that end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 MAX_COMMANDS_PER_CALL = 64
+# res_agi's replies to a successful EXEC and SET VARIABLE (captures, README G4).
+EXEC_DONE = b"200 result=0\n"
+SET_VARIABLE_DONE = b"200 result=1\n"
 MAX_LINE_BYTES = 8192
 DID = "02188886666"
 
@@ -84,8 +88,9 @@ async def place_call(spec: LoadSpec, env: bytes, result: LoadResult) -> float:
             line = await reader.readline()
             if not line.endswith(b"\n"):
                 break
-            result.commands[line.split(b" ", 2)[0].decode("ascii", "replace")] += 1
-            writer.write(b"200 result=1\n")
+            verb = line.split(b" ", 2)[0]
+            result.commands[verb.decode("ascii", "replace")] += 1
+            writer.write(EXEC_DONE if verb == b"EXEC" else SET_VARIABLE_DONE)
         elapsed = time.perf_counter() - started
 
         writer.write(b"HANGUP\n")

@@ -49,8 +49,9 @@ _ARG_KEY = re.compile(r"agi_arg_([0-9]{1,4})")
 _INTEGER = re.compile(rb"-?[0-9]{1,9}")
 
 _HANGUP_LINE = b"HANGUP"
-# The reply to a successful SET VARIABLE, recognised without the general grammar.
+# The replies to a successful SET VARIABLE and EXEC, recognised without the general grammar.
 _SET_VARIABLE_DONE = b"200 result=1"
+_EXEC_DONE = b"200 result=0"
 # The usage text of a multi-line 520 reply is about 10 lines for the longest res_agi command.
 _MAX_CONTINUATION_LINES = 200
 
@@ -177,6 +178,8 @@ def parse_reply(line: bytes) -> AgiReply:
     stripped = line.rstrip(b"\r\n")
     if stripped == _SET_VARIABLE_DONE:
         return AgiReply(200, 1, raw=stripped)
+    if stripped == _EXEC_DONE:
+        return AgiReply(200, 0, raw=stripped)
 
     head = _REPLY_HEAD.match(stripped)
     if head is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -18,7 +17,14 @@ import structlog
 
 from callscreen.errors import AgiHangupError, CallscreenError, ProtocolError
 from callscreen.i18n import both
+from callscreen.pbx.agi_commands import (
+    VARIABLE_NAME,
+    SetCommand,
+    plan_commands,
+    set_variable_line,
+)
 from callscreen.pbx.agi_wire import (
+    AgiReply,
     AgiTimeoutError,
     parse_environment,
     read_environment,
@@ -58,9 +64,6 @@ MAX_ENVIRONMENT_LINES = 64
 _DRAIN_TIMEOUT_S = 1.0
 _DRAIN_MAX_BYTES = 65536
 
-# A plain variable or a dialplan function such as CALLERID(name), with no character that
-# could split the command line.
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
 
 
 class FastAgiServer:
@@ -249,37 +252,61 @@ class FastAgiServer:
         # Asterisk 1.6 source, not checked against 22.10.1) reads commands with fgets() on a
         # stdio buffer but waits for the socket to become readable before each one. A second
         # command already in that buffer would wait for the next bytes we send.
-        for name, value in variables.items():
-            if not _VARIABLE_NAME.fullmatch(name):
+        for name in variables:
+            if not VARIABLE_NAME.fullmatch(name):
                 log.error("agi_variable_name_invalid", uniqueid=uniqueid, name=name)
-                continue
 
+        for command in plan_commands(variables):
             try:
-                hung_up = await self._set_variable(reader, writer, name, value, uniqueid,
-                                                   debug)
+                reply = await self._send_command(reader, writer, command.line, uniqueid, debug)
+                if command.mset and not _exec_succeeded(reply):
+                    # An Asterisk without MSet (or one that refused it) still gets every
+                    # variable, one SET VARIABLE at a time.
+                    log.warning("agi_mset_rejected", uniqueid=uniqueid, code=reply.code,
+                                result=reply.result, message=reply.message)
+                    reply = await self._set_one_by_one(reader, writer, command, variables,
+                                                       uniqueid, debug)
+                elif reply.code != 200:
+                    log.warning("agi_set_variable_rejected", uniqueid=uniqueid,
+                                variable=command.names[0], code=reply.code,
+                                message=reply.message)
+                hung_up = reply.hangup_seen
             except AgiHangupError:
                 hung_up = True
             # NOTE: res_agi still accepts SET VARIABLE on a dead channel, so an `h` extension
             # could read the rest, but we stop here: the dialplan does not continue after HANGUP.
             if hung_up:
-                log.info("agi_channel_hung_up", uniqueid=uniqueid, variable=name)
+                log.info("agi_channel_hung_up", uniqueid=uniqueid, variables=command.names)
                 return
 
-    async def _set_variable(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            name: str, value: str, uniqueid: str,
-                            debug: structlog.typing.FilteringBoundLogger) -> bool:
-        command = f"SET VARIABLE {name} {quote_value(value)}\n".encode()
-        debug.debug("agi_command_sent", uniqueid=uniqueid, command=command)
-        writer.write(command)
+    async def _set_one_by_one(self, reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter, command: SetCommand,
+                              variables: Mapping[str, str], uniqueid: str,
+                              debug: structlog.typing.FilteringBoundLogger) -> AgiReply:
+        reply = AgiReply(200)
+        for name in command.names:
+            line = set_variable_line(name, variables[name])
+            reply = await self._send_command(reader, writer, line, uniqueid, debug)
+            if reply.hangup_seen:
+                break
+
+        return reply
+
+    async def _send_command(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            line: bytes, uniqueid: str,
+                            debug: structlog.typing.FilteringBoundLogger) -> AgiReply:
+        debug.debug("agi_command_sent", uniqueid=uniqueid, command=line)
+        writer.write(line)
         await writer.drain()
 
         reply = await read_reply(reader, timeout=None, max_line=self._max_line)
         debug.debug("agi_reply_received", uniqueid=uniqueid, reply=reply.raw)
-        if reply.code != 200:
-            log.warning("agi_set_variable_rejected", uniqueid=uniqueid, variable=name,
-                        code=reply.code, message=reply.message)
+        return reply
 
-        return reply.hangup_seen
+
+def _exec_succeeded(reply: AgiReply) -> bool:
+    # EXEC answers "200 result=-2" when the application does not exist.
+    return reply.code == 200 and (reply.result or 0) >= 0
 
 
 def _half_close(writer: asyncio.StreamWriter) -> bool:
@@ -316,18 +343,6 @@ def _debug_log() -> structlog.typing.FilteringBoundLogger:
     # The module logger binds itself again on every call, even for a level that is off: 6 us
     # against 0.5 us for a bound logger (timeit, on the 2-core benchmark machine).
     return log.bind()  # type: ignore[no-any-return]
-
-
-def quote_value(value: str) -> str:
-    """Quote a SET VARIABLE value the way res_agi's argument parser unquotes it.
-
-    Backslash and double quote are escaped. Line breaks and NUL would end or cut the
-    command line, so they become spaces.
-    """
-    cleaned = value.replace("\r", " ").replace("\n", " ").replace("\0", " ")
-    escaped = cleaned.replace("\\", "\\\\").replace('"', '\\"')
-
-    return f'"{escaped}"'
 
 
 def _format_peer(peername: object) -> str:

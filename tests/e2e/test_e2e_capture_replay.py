@@ -15,6 +15,7 @@ import pytest
 
 from callscreen.config import Config
 from callscreen.daemon import Daemon
+from callscreen.pbx.fake.agi_client import variables_set_by
 
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -107,10 +108,8 @@ async def run_agi_session(port: int, environment: bytes) -> dict[str, str]:
     writer.write(environment)
     variables: dict[str, str] = {}
     while line := await asyncio.wait_for(reader.readline(), timeout=5):
-        words = line.decode().rstrip("\n").split(" ", 3)
-        if words[:2] == ["SET", "VARIABLE"]:
-            variables[words[2]] = words[3].strip('"')
-        writer.write(b"200 result=1\n")
+        variables.update(variables_set_by(line.decode()) or {})
+        writer.write(b"200 result=0\n" if line.startswith(b"EXEC") else b"200 result=1\n")
     writer.close()
     return variables
 

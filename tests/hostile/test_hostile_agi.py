@@ -1,8 +1,8 @@
 """Hostile FastAGI clients: garbage, a half environment then EOF, huge lines, slow-loris.
 
-Each must end with the server closing the socket (never sending SET VARIABLE for input
-that is not AGI), a WARNING naming what went wrong, and the daemon still screening the
-next real call.
+Each must end with the server closing the socket (never setting a variable, by SET VARIABLE
+or EXEC MSet, for input that is not AGI), a WARNING naming what went wrong, and the daemon
+still screening the next real call.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ async def test_agi_port_survives_hostile_client(case: str, running: Running,
                                                 reliability) -> None:
     fault, data = CASES[case]
     reliability.describe(f"AGI 端口 / AGI port: {fault}",
-                         "socket closed without SET VARIABLE, a WARNING logged, next call "
+                         "socket closed without setting a variable, a WARNING logged, next call "
                          "screened")
 
     with capture_logs() as logs:
@@ -104,6 +104,7 @@ async def test_agi_port_survives_hostile_client(case: str, running: Running,
     reliability.observed = (f"closed after {len(answer)} bytes sent back; logged "
                             f"{', '.join(warnings) or 'nothing'}; next call {status}")
     assert b"SET VARIABLE" not in answer
+    assert b"EXEC" not in answer
     assert warnings
     assert status == "SUCCESS"
 
@@ -162,5 +163,5 @@ async def test_agi_nul_in_caller_id_still_screened(running: Running, reliability
 
     first_line = answer.split(b"\n", 1)[0].decode("utf-8", "replace")
     reliability.observed = f"first command: {first_line}; next call {status}"
-    assert answer.startswith(b"SET VARIABLE CALLSCREEN_VERDICT ")
+    assert answer.startswith(b"EXEC MSet CALLSCREEN_VERDICT=allow,")
     assert status == "SUCCESS"

@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from callscreen.pbx.fake.agi_client import variables_set_by
 from callscreen.reception.accounts import create_user
 from callscreen.store.db import Database
 
@@ -53,7 +54,6 @@ START_TIMEOUT_S = 30.0
 VIEWER_GRACE_S = 2.0
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-SET_VARIABLE = re.compile(rb'^SET VARIABLE (\w+) "(.*)"$')
 CALLERS = ["13912345678", "17012345678", "02161234567", "4008001234", "95588", "anonymous",
            "+8613800138000", "1069012345", "008613912345678", "84664163"]
 
@@ -102,18 +102,17 @@ async def one_session(port: int, worker: int, number: int, stats: LoadStats) -> 
         writer.write(_environment(worker, number))
         await writer.drain()
         while line := await reader.readline():
-            match = SET_VARIABLE.match(line.rstrip(b"\n"))
-            if match is None:
+            assigned = variables_set_by(line.decode())
+            if assigned is None:
                 stats.errors[f"unexpected line {line[:30]!r}"] += 1
                 break
             elapsed_ms = (loop.time() - started) * 1000
             if not variables:
                 stats.latencies_ms.append(elapsed_ms)
-            name = match.group(1).decode()
-            if name == "CALLSCREEN_VERDICT":
+            if "CALLSCREEN_VERDICT" in assigned:
                 verdict_ms = elapsed_ms
-            variables[name] = match.group(2).decode()
-            writer.write(b"200 result=1\n")
+            variables.update(assigned)
+            writer.write(b"200 result=0\n" if line.startswith(b"EXEC") else b"200 result=1\n")
             await writer.drain()
         writer.write(b"HANGUP\n")
     finally:

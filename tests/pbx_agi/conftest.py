@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from callscreen.pbx.fake.agi_client import variables_set_by
+
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk"
 ENVIRONMENT_END = b"\n\n"
 
@@ -33,13 +35,23 @@ class FakeSession:
 
     @property
     def variables(self) -> dict[str, str]:
-        """Variables of every SET VARIABLE command, unquoted like res_agi's parse_args."""
+        """Variables of every SET VARIABLE and EXEC MSet command, unquoted as Asterisk does."""
         result: dict[str, str] = {}
         for command in self.commands:
-            words = split_agi_arguments(command.decode())
-            if words[:2] == ["SET", "VARIABLE"] and len(words) == 4:
-                result[words[2]] = words[3]
+            result.update(variables_set_by(command.decode()) or {})
         return result
+
+    def set_variable_values(self) -> dict[str, str]:
+        """Variables of the SET VARIABLE commands alone."""
+        return {name: value for command in self.commands
+                for name, value in [_set_variable_pair(command)] if name}
+
+
+def _set_variable_pair(command: bytes) -> tuple[str, str]:
+    words = split_agi_arguments(command.decode())
+    if words[:2] == ["SET", "VARIABLE"] and len(words) == 4:
+        return words[2], words[3]
+    return "", ""
 
 
 def split_agi_arguments(line: str) -> list[str]:

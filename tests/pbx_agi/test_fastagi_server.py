@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from callscreen.pbx.fastagi import FastAgiServer, Verdict, quote_value
+from callscreen.pbx.agi_commands import quote_value
+from callscreen.pbx.fastagi import FastAgiServer, Verdict
 from callscreen.pbx.model import AgiRequest
 
 VERDICT = {"CALLSCREEN_VERDICT": "flag", "CALLSCREEN_CATEGORY": "collector",
            "CALLSCREEN_SCORE": "80", "CALLSCREEN_TAG": "[疑似催收]"}
 FALLBACK = {"CALLSCREEN_VERDICT": "allow", "CALLSCREEN_CATEGORY": "error"}
+# Values that MSet cannot carry, so each gets a SET VARIABLE command of its own.
+SEPARATE = {"CALLSCREEN_REASONS": "a,b", "CALLSCREEN_TAG": "[疑似", "CALLSCREEN_NOTE": "x y"}
 USAGE_520 = (b"520-Invalid command syntax.  Proper usage follows:\n"
              b"Sets a variable to the current channel.\n"
              b"520 End of proper usage.\n")
@@ -134,7 +137,7 @@ async def test_verdict_after_runs_once_all_are_set(server: FastAgiServer,
     await _wait_idle(server)
 
     assert session.variables == VERDICT
-    assert answered_before_after == [len(VERDICT)]
+    assert answered_before_after == [len(session.commands)] == [1]
 
 
 async def test_verdict_after_runs_when_channel_is_dead(server: FastAgiServer,
@@ -186,13 +189,45 @@ async def test_environment_in_real_segments_over_iax2(server: FastAgiServer,
     assert decisions.requests[0].callerid == "4008001234"
 
 
-async def test_set_variable_commands_are_quoted(server: FastAgiServer, agi_kit: Any) -> None:
+async def test_verdict_goes_in_one_mset_command(server: FastAgiServer, agi_kit: Any) -> None:
     chunks = agi_kit.environment_chunks("local", 1)
 
     session = await agi_kit.play_asterisk(server.port, chunks)
 
-    assert b'SET VARIABLE CALLSCREEN_TAG "[\xe7\x96\x91' in session.commands[3]
-    assert all(command.endswith(b'"\n') for command in session.commands)
+    assert session.commands == [
+        "EXEC MSet CALLSCREEN_VERDICT=flag,CALLSCREEN_CATEGORY=collector,"
+        "CALLSCREEN_SCORE=80,CALLSCREEN_TAG=[疑似催收]\n".encode()]
+
+
+async def test_values_mset_cannot_carry_get_a_quoted_set_variable(
+        server: FastAgiServer, decisions: Decisions, agi_kit: Any) -> None:
+    decisions.variables = {**VERDICT, "CALLSCREEN_REASONS": "kind.virtual,reputation_block",
+                           "CALLSCREEN_NOTE": "two words"}
+    chunks = agi_kit.environment_chunks("local", 1)
+
+    session = await agi_kit.play_asterisk(server.port, chunks)
+
+    assert session.commands[0].startswith(b"EXEC MSet CALLSCREEN_VERDICT=flag,")
+    assert session.commands[1:] == [
+        b'SET VARIABLE CALLSCREEN_REASONS "kind.virtual,reputation_block"\n',
+        b'SET VARIABLE CALLSCREEN_NOTE "two words"\n']
+    assert session.variables == decisions.variables
+
+
+async def test_missing_mset_falls_back_to_set_variable(server: FastAgiServer,
+                                                       decisions: Decisions,
+                                                       agi_kit: Any) -> None:
+    def answer(command: bytes, index: int) -> bytes:
+        # res_agi's EXEC reply when the application is not loaded.
+        return b"200 result=-2\n" if command.startswith(b"EXEC") else b"200 result=1\n"
+
+    chunks = agi_kit.environment_chunks("local", 1)
+
+    session = await agi_kit.play_asterisk(server.port, chunks, answer)
+
+    assert len(session.commands) == 1 + len(VERDICT)
+    assert all(command.startswith(b"SET VARIABLE ") for command in session.commands[1:])
+    assert session.set_variable_values() == VERDICT
 
 
 async def test_quote_and_backslash_round_trip(server: FastAgiServer, decisions: Decisions,
@@ -304,10 +339,12 @@ async def test_hangup_before_first_command_stops_after_it(server: FastAgiServer,
 
 
 async def test_hangup_after_a_command_stops_session(server: FastAgiServer,
+                                                    decisions: Decisions,
                                                     agi_kit: Any) -> None:
     def answer(command: bytes, index: int) -> bytes:
         return b"HANGUP\n200 result=1\n" if index == 2 else b"200 result=1\n"
 
+    decisions.variables = SEPARATE
     chunks = agi_kit.environment_chunks("local", 6)
 
     session = await agi_kit.play_asterisk(server.port, chunks, answer)
@@ -327,15 +364,17 @@ async def test_511_reply_stops_session(server: FastAgiServer, agi_kit: Any) -> N
 
 
 async def test_multiline_520_keeps_replies_in_step(server: FastAgiServer,
+                                                   decisions: Decisions,
                                                    agi_kit: Any) -> None:
     def answer(command: bytes, index: int) -> bytes:
         return USAGE_520 if index == 1 else b"200 result=1\n"
 
+    decisions.variables = SEPARATE
     chunks = agi_kit.environment_chunks("local", 4)
 
     session = await agi_kit.play_asterisk(server.port, chunks, answer)
 
-    assert len(session.commands) == len(VERDICT)
+    assert len(session.commands) == len(SEPARATE)
 
 
 async def test_gbk_caller_name_arrives_decoded(server: FastAgiServer, decisions: Decisions,

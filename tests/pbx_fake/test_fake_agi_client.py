@@ -67,6 +67,20 @@ async def test_variables_set_by_server_are_returned(agi_server_factory):
     assert server.sessions[0].trailing == b"HANGUP\n"
 
 
+async def test_exec_mset_sets_every_pair(agi_server_factory):
+    server = agi_server_factory([
+        "EXEC MSet CALLSCREEN_VERDICT=flag,CALLSCREEN_TAG=[疑似催收],"
+        "CALLSCREEN_REASONS=a\\\\,b\n".encode(),
+    ])
+    await server.start()
+
+    result = await place(server.port, FakeCall(caller="13800138000"))
+
+    assert result.variables == {"CALLSCREEN_VERDICT": "flag", "CALLSCREEN_TAG": "[疑似催收]",
+                                "CALLSCREEN_REASONS": "a,b"}
+    assert server.sessions[0].replies == [b"200 result=0\n"]
+
+
 async def test_refused_connection_fails_and_still_rings():
     port = free_port()
 

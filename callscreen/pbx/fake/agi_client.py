@@ -15,6 +15,7 @@ from typing import Protocol
 
 import structlog
 
+from callscreen.pbx.fake.app_args import mset_pairs
 from callscreen.pbx.fake.channel import STATE_UP, FakeChannel
 from callscreen.pbx.fake.dialplan import expand
 
@@ -143,6 +144,21 @@ def split_arguments(line: str) -> list[str]:
     return words
 
 
+def variables_set_by(line: str) -> dict[str, str] | None:
+    """Return what a SET VARIABLE or EXEC MSet command line sets, as Asterisk reads it.
+
+    None means the line is some other command.
+    """
+    words = split_arguments(line.rstrip("\n"))
+    upper = [word.upper() for word in words[:2]]
+    if upper == ["SET", "VARIABLE"] and len(words) == 4:
+        return {words[2]: words[3]}
+    if upper[:1] == ["EXEC"] and len(words) >= 2 and words[1].casefold() == "mset":
+        return dict(mset_pairs(words[2] if len(words) > 2 else ""))
+
+    return None
+
+
 def match_verb(words: Sequence[str]) -> tuple[str, list[str]] | None:
     """Return the command name and its arguments, or None for an unknown command."""
     upper = [word.upper() for word in words]
@@ -264,7 +280,7 @@ class AgiSession:
             "GET FULL VARIABLE": self._get_full_variable, "ANSWER": self._answer,
             "VERBOSE": lambda _args: (200, b"200 result=1\n"),
             "NOOP": lambda _args: (200, b"200 result=0\n"),
-            "EXEC": lambda _args: (200, b"200 result=0\n"),
+            "EXEC": self._exec,
             "CHANNEL STATUS": self._channel_status, "DATABASE PUT": self._database_put,
             "DATABASE GET": self._database_get, "DATABASE DEL": self._database_del,
             "STREAM FILE": self._stream_file,
@@ -279,6 +295,16 @@ class AgiSession:
         self.hooks.set_variable(args[0], args[1])
 
         return 200, b"200 result=1\n"
+
+    def _exec(self, args: list[str]) -> tuple[int, bytes]:
+        # res_agi passes only the first word after the application's name to it.
+        if not args:
+            return 520, USAGE_NOT_AVAILABLE
+        if args[0].casefold() == "mset":
+            for name, value in mset_pairs(args[1] if len(args) > 1 else ""):
+                self.hooks.set_variable(name, value)
+
+        return 200, b"200 result=0\n"
 
     def _get_variable(self, args: list[str]) -> tuple[int, bytes]:
         if len(args) != 1:
