@@ -41,14 +41,15 @@ _PROVINCES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
 
-# Longest prefix first, so that "江苏省" wins over "江苏" and the official name is matched whole.
-_PREFIXES: tuple[tuple[str, str], ...] = tuple(
-    sorted(
-        ((form, official) for official, shorts in _PROVINCES for form in (official, *shorts)),
-        key=lambda pair: len(pair[0]),
-        reverse=True,
-    )
-)
+# Every name form ("江苏省", "江苏") mapped to its official province name.
+_PROVINCE_BY_FORM: dict[str, str] = {
+    form: official for official, shorts in _PROVINCES for form in (official, *shorts)
+}
+
+# The lengths of the name forms, longest first, so that "江苏省" wins over "江苏" and the
+# official name is matched whole.
+_FORM_LENGTHS: tuple[int, ...] = tuple(sorted({len(form) for form in _PROVINCE_BY_FORM},
+                                              reverse=True))
 
 
 def split_region(description: str) -> tuple[str, str]:
@@ -58,13 +59,25 @@ def split_region(description: str) -> tuple[str, str]:
     no mainland province, such as "中国" for a nationwide mobile range, returns ("", "").
     When the data lists several cities ("南宁市、崇左市") only the first is kept.
     """
-    match = next((pair for pair in _PREFIXES if description.startswith(pair[0])), None)
-    if match is None:
+    form = _province_form(description)
+    if form is None:
         return "", ""
 
-    prefix, province = match
-    city = description[len(prefix):].split("、", 1)[0]
+    province = _PROVINCE_BY_FORM[form]
+    city = description[len(form):].split("、", 1)[0]
     if province in _MUNICIPALITIES:
         city = province
 
     return province, city
+
+
+def _province_form(description: str) -> str | None:
+    """Return the longest province name form that `description` starts with."""
+    for length in _FORM_LENGTHS:
+        # When `description` is shorter than `length`, the slice is the whole description,
+        # so a hit there is still its longest form.
+        head = description[:length]
+        if head in _PROVINCE_BY_FORM:
+            return head
+
+    return None

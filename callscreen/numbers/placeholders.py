@@ -34,4 +34,8 @@ def is_name_token(value: str) -> bool:
 
     Trunks put such tokens (a trunk label, a name) in the number field when they have no number.
     """
+    if value.isdecimal():
+        # Decimal digits are never letters, so a number skips the per-character scan.
+        return False
+
     return value.isalnum() and any(char.isalpha() for char in value)
