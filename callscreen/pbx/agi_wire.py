@@ -145,7 +145,7 @@ def _parse_query(query_string: str) -> dict[str, str]:
 def _collect_args(env: dict[str, str]) -> tuple[str, ...]:
     numbered: list[tuple[int, str]] = []
     for key, value in env.items():
-        match = _ARG_KEY.fullmatch(key)
+        match = _ARG_KEY.fullmatch(key) if key.startswith("agi_arg_") else None
         if match:
             numbered.append((int(match.group(1)), value))
 
@@ -347,6 +347,12 @@ class _EnvironmentBlock:
         connection closed after the chunk, which may end inside a line.
         """
         *whole, tail = chunk.split(b"\n")
+        if not at_eof and self._plain_block(whole):
+            # What res_agi sends: every line checked at once instead of one by one.
+            self.lines = whole[:-1]
+            self.complete = True
+            return self.lines
+
         for index, line in enumerate(whole):
             if index:
                 self.make_room()
@@ -364,6 +370,15 @@ class _EnvironmentBlock:
                                     data=tail)
             self.add(None)
         return self.lines
+
+    def _plain_block(self, whole: list[bytes]) -> bool:
+        """Whether `whole` is non-empty lines then one empty line, all within the limits."""
+        if not self.lines and len(whole) >= 2 and len(whole) <= self._max_lines:
+            lines = whole[:-1]
+            return (whole[-1] == b"" and all(lines) and not any(b"\r" in line for line in lines)
+                    and max(map(len, lines)) < self._max_line)
+
+        return False
 
 
 async def read_reply(reader: asyncio.StreamReader, *,
