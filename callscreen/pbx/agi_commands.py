@@ -1,13 +1,14 @@
 """The FastAGI commands that set channel variables: one EXEC MSet where it is safe.
 
 Every command costs a round trip to Asterisk, and pipelining them is not safe with res_agi
-(see the NOTE in fastagi.py), so the variables of a verdict go in as few commands as their values allow. MSet sets several
-variables in one command. Its argument is split twice before the values reach the
-channel: res_agi splits the command line on blanks, double quotes and backslashes, then
-MSet (`__ast_app_separate_args` in main/app.c) splits it on commas, removing quotes and
-backslashes, and does not split inside parentheses or square brackets. A value with none
-of those characters, and with its brackets balanced, reaches the channel unchanged. Any
-other value gets a SET VARIABLE of its own, quoted as res_agi unquotes it.
+(see the NOTE in fastagi.py), so the variables of a verdict go in as few commands as their
+values allow. MSet sets several variables in one command. Its argument is split twice
+before the values reach the channel: res_agi splits the command line on blanks, double
+quotes and backslashes, then MSet (`__ast_app_separate_args` in main/app.c) splits it on
+commas, removing quotes and backslashes, and does not split inside parentheses or square
+brackets. A value with none of those characters, and with its brackets balanced, reaches
+the channel unchanged. Any other value gets a SET VARIABLE of its own, quoted as res_agi
+unquotes it.
 """
 
 from __future__ import annotations
