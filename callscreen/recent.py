@@ -157,8 +157,9 @@ class RecentHistory:
         number_sum = 0.0 if numbers is None else numbers.value_at(
             now_us, self._half_life_us, self._max_age_us)
         checks = self._checks.get(key)
+        times = self._calls.get(key)
         return History(
-            calls_in_window=self._count_calls(key, now_us) if key in self._calls else 0,
+            calls_in_window=self._count_calls(key, times, now_us) if times else 0,
             block_callers_in_window=self._count_block_callers(block, key, now_us),
             number_reputation=number_sum,
             block_reputation=self._block_sum(block, key, now_us, numbers, number_sum),
@@ -196,15 +197,17 @@ class RecentHistory:
         self._max_age_us = to_microseconds(EPOCH + self.max_age)
         self._burst_window_us = to_microseconds(EPOCH + self.block_burst_window)
 
-    def _count_calls(self, key: str, now_us: int) -> int:
-        times = self._calls.get(key)
-        if times is None:
-            return 0
-        self._drop_old_calls(key, now_us)
+    def _count_calls(self, key: str, times: deque[int], now_us: int) -> int:
+        if times[0] < now_us - self._window_us:
+            self._drop_old_calls(key, now_us)
+            if not times:
+                return 0
 
         # The window is [now - repeat_window, now), as in Store.history: calls that started
-        # at or after `now` do not count yet.
+        # at or after `now` do not count yet. Such calls are rare, so check the newest first.
         count = len(times)
+        if times[-1] < now_us:
+            return count
         for at_us in reversed(times):
             if at_us < now_us:
                 break
@@ -236,12 +239,16 @@ class RecentHistory:
 
     def _count_block_callers(self, block: str, key: str, now_us: int) -> int:
         """Count the other numbers of the caller's block that called in [now - window, now)."""
-        if not block or block not in self._block_calls:
+        calls = self._block_calls.get(block) if block else None
+        if not calls:
             return 0
-        self._drop_old_block_calls(block, now_us)
-        calls, keys = self._block_calls.get(block), self._block_keys.get(block)
-        if not calls or not keys:
-            return 0
+        if calls[0][0] < now_us - self._burst_window_us:
+            self._drop_old_block_calls(block, now_us)
+            if not calls:
+                return 0
+        keys = self._block_keys[block]
+        if calls[-1][0] < now_us:
+            return len(keys) - (key in keys)
 
         # Calls at or after `now` do not count yet. They sit at the end of the deque and are
         # rare (AMI-observed calls stamped slightly ahead), so they are walked one by one.

@@ -36,18 +36,20 @@ def classify(facts: NumberFacts, history: History, rules: RulesConfig) -> Decisi
         reasons.append(reason("block_list", 100, pattern=block[0].pattern, note=block[0].note))
         categories.add(Category.COLLECTOR)
 
+    total = reasons[0].score if reasons else 0
     for rule in RULES:
         result = rule(facts, history, rules)
         if result is None:
             continue
         found, category = result
         reasons.append(found)
+        total += found.score
         # A collector category needs a positive score behind it; descriptive ones
         # (anonymous, employment check) hold whatever their weight.
         if category is not None and (found.score > 0 or category not in COLLECTOR_CATEGORIES):
             categories.add(category)
 
-    score = max(0, min(100, sum(r.score for r in reasons)))
+    score = max(0, min(100, total))
     verdict = _verdict(score, rules, listed_block=bool(block))
     category = _category(categories, verdict)
     return Decision(verdict, category, score, _tag(verdict, category, rules), tuple(reasons),

@@ -24,6 +24,14 @@ Rule = Callable[[NumberFacts, History, RulesConfig], RuleResult]
 MAX_REPUTATION_UNITS = 2.0
 # Decayed sums below this are old enough to be noise.
 REPUTATION_FLOOR = 0.05
+# The units text of a clipped sum. A busy block's sum stays clipped for days, so its rule
+# skips formatting the same text on every call.
+MAX_UNITS_TEXT = f"{MAX_REPUTATION_UNITS:.1f}"
+
+# Reading an enum member through its class goes through the __getattr__ hook of EnumType
+# (Python 3.11) and costs about ten times a module global; these rules run on every call.
+COLLECTOR = Category.COLLECTOR
+REPEAT_COLLECTOR = Category.REPEAT_COLLECTOR
 
 
 def reason(rule: str, score: int, **params: object) -> Reason:
@@ -75,29 +83,38 @@ def repeat_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> Rul
     """Score a number that calls repeatedly within the repeat window."""
     calls = history.calls_in_window + 1
     if facts.key and calls >= rules.repeat_count and rules.repeat_score:
-        return reason("repeat_caller", rules.repeat_score, calls=calls,
-                      minutes=rules.repeat_window_minutes), Category.REPEAT_COLLECTOR
+        return (_repeat_reason(rules.repeat_score, calls, rules.repeat_window_minutes),
+                REPEAT_COLLECTOR)
     return None
 
 
 def number_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Score reception's earlier feedback on this exact number, decayed over time."""
-    units = max(-MAX_REPUTATION_UNITS, min(history.number_reputation, MAX_REPUTATION_UNITS))
+    units = history.number_reputation
     if units >= REPUTATION_FLOOR:
+        if units >= MAX_REPUTATION_UNITS:
+            score = round(rules.number_collector_score * MAX_REPUTATION_UNITS)
+            return _units_reason("reputation_number", score, MAX_UNITS_TEXT), COLLECTOR
         score = round(rules.number_collector_score * units)
-        return _units_reason("reputation_number", score, f"{units:.1f}"), Category.COLLECTOR
+        return _units_reason("reputation_number", score, f"{units:.1f}"), COLLECTOR
     if units <= -REPUTATION_FLOOR:
-        score = -round(rules.not_collector_score * -units)
-        return _units_reason("not_collector", score, f"{-units:.1f}"), None
+        units = -units
+        if units > MAX_REPUTATION_UNITS:
+            units = MAX_REPUTATION_UNITS
+        score = -round(rules.not_collector_score * units)
+        return _units_reason("not_collector", score, f"{units:.1f}"), None
     return None
 
 
 def block_reputation_rule(facts: NumberFacts, history: History, rules: RulesConfig) -> RuleResult:
     """Score collector tags on other numbers of the block, since collectors rotate within one."""
-    units = min(history.block_reputation, MAX_REPUTATION_UNITS)
+    units = history.block_reputation
     if facts.block and units >= REPUTATION_FLOOR:
+        if units >= MAX_REPUTATION_UNITS:
+            score = round(rules.block_collector_score * MAX_REPUTATION_UNITS)
+            return _block_reason(score, MAX_UNITS_TEXT, facts.block), COLLECTOR
         score = round(rules.block_collector_score * units)
-        return _block_reason(score, f"{units:.1f}", facts.block), Category.COLLECTOR
+        return _block_reason(score, f"{units:.1f}", facts.block), COLLECTOR
     return None
 
 
@@ -108,8 +125,15 @@ def block_burst_rule(facts: NumberFacts, history: History, rules: RulesConfig) -
     numbers = history.block_callers_in_window + 1
     if facts.block and numbers >= rules.block_burst_count and rules.block_burst_score:
         return _burst_reason(rules.block_burst_score, numbers, rules.block_burst_window_minutes,
-                             facts.block), Category.COLLECTOR
+                             facts.block), COLLECTOR
     return None
+
+
+@lru_cache(maxsize=1024)
+def _repeat_reason(score: int, calls: int, minutes: int) -> Reason:
+    # A repeat caller's reason differs only by its call count, so a few instances serve
+    # every call; reason() would rebuild its cache key from keyword arguments each time.
+    return reason("repeat_caller", score, calls=calls, minutes=minutes)
 
 
 @lru_cache(maxsize=4096)

@@ -3,10 +3,13 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callscreen.classifier import Category, History, ListMatch, Verdict, classify
 from callscreen.classifier.classify import fallback_decision
 from callscreen.config.model import RulesConfig
+from callscreen.i18n import t
 from callscreen.numbers.model import NumberFacts, NumberKind
 
 RULES = RulesConfig()
@@ -223,3 +226,42 @@ def test_block_burst_needs_a_block() -> None:
     decision = classify(facts(NumberKind.ANONYMOUS, None), history, RULES)
 
     assert "block_burst" not in rules_of(decision.reasons)
+
+
+# Sums around the floor (0.05), the clip (2.0) and the one-decimal rounding edges.
+reputation_sums = st.one_of(
+    st.sampled_from([0.0, 0.05, 0.0499, -0.05, 1.95, 1.949999, 2.0, 2.0001, -2.0, -2.5, 117.3]),
+    st.floats(-50, 50, allow_nan=False))
+
+
+def expected_reason(rule: str, score: int, **params: object) -> tuple[str, int, str, str]:
+    return (rule, score, t(f"reason.{rule}", "zh-CN", **params), t(f"reason.{rule}", "en", **params))
+
+
+@given(number=reputation_sums, block=reputation_sums, calls=st.integers(0, 6))
+def test_history_reasons_follow_clipped_units(number: float, block: float, calls: int) -> None:
+    number_units = max(-2.0, min(number, 2.0))
+    block_units = min(block, 2.0)
+    caller = facts()
+    expected = []
+    if calls + 1 >= RULES.repeat_count:
+        expected.append(expected_reason("repeat_caller", RULES.repeat_score, calls=calls + 1,
+                                        minutes=RULES.repeat_window_minutes))
+    if number_units >= 0.05:
+        expected.append(expected_reason(
+            "reputation_number", round(RULES.number_collector_score * number_units),
+            units=f"{number_units:.1f}"))
+    elif number_units <= -0.05:
+        expected.append(expected_reason(
+            "not_collector", -round(RULES.not_collector_score * -number_units),
+            units=f"{-number_units:.1f}"))
+    if block_units >= 0.05:
+        expected.append(expected_reason(
+            "reputation_block", round(RULES.block_collector_score * block_units),
+            units=f"{block_units:.1f}", block="+861391***"))
+
+    decision = classify(caller, History(calls_in_window=calls, number_reputation=number,
+                                        block_reputation=block), RULES)
+
+    reasons = [(r.rule, r.score, r.text_zh, r.text_en) for r in decision.reasons]
+    assert reasons == expected
