@@ -24,6 +24,8 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
 # hold commas), and values with no blank, quote, backslash, comma, parenthesis, pipe (a
 # separator in res_agi's 1.4 compatibility mode), equals sign, dollar or control character.
 # Square brackets are allowed when balanced, because tags such as "[疑似催收]" have them.
+# NOTE: these rules come from reading Asterisk's source (res_agi.c, main/app.c, pbx MSet);
+# no capture holds an EXEC MSet, and no live Asterisk checked them.
 _MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MSET_VALUE = re.compile(r'[^\s,"\\()|=$\x00-\x1f\x7f]*')
 # res_agi reads a command into a 2048-byte buffer (AGI_BUF_LEN); stay well inside it.
