@@ -4,8 +4,9 @@ A call record used to cost about ten hand-offs to aiosqlite's worker thread: BEG
 lookup, the INSERT or UPDATEs, COMMIT, then the HR hook's queries and writes. Under an AMI
 stream those thread switches competed with the reader for the GIL. Records now wait up to
 RECORD_BATCH_WINDOW_S for others, and each batch, hooks included, is one transaction run on
-the writer thread in one hand-off (`callscreen.store.inline`). Each record and each hook
-still runs in its own savepoint, so one that fails is logged and the others are kept.
+the writer thread in one hand-off (`callscreen.store.inline`). A record that fails, or a
+hook that fails, is logged and the others are kept: each record and each of a hook's write
+blocks has its own savepoint, as each had its own transaction before.
 """
 
 from __future__ import annotations
