@@ -13,7 +13,7 @@ import functools
 import gc
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ import structlog
 
 from callscreen.admin.purge import purge_loop
 from callscreen.admin.reload import ReloadResult, reload_daemon
+from callscreen.call_records import CallRecordWriter, FinishedCall, RecordedHook
 from callscreen.classifier import Decision, fallback_decision
 from callscreen.config import Config
 from callscreen.errors import CallscreenError
@@ -117,14 +118,17 @@ class Daemon:
         self.last_reload: ReloadResult | None = None
         # Called with the new config after a reload was applied (web scripts, HR config).
         self.reload_hooks: list[Callable[[Config], None]] = []
-        # Called with the call_id once a call's record is complete (HR evaluation).
-        self.call_recorded_hooks: list[Callable[[str], Awaitable[None]]] = []
+        # Run for each call record inside its batch's transaction (HR evaluation).
+        self.call_recorded_hooks: list[RecordedHook] = []
+        self.call_records = CallRecordWriter(self.background, self.call_recorded_hooks,
+                                             self._show_recorded)
 
     # -- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the store, then start FastAGI, AMI and the web console as configured."""
         self.store = await Store.open(self.config.store.path)
+        self.call_records.store = self.store
         await self.recent.load(self.store, self.clock(), self.config.rules)
         self.screener = Screener(self.config, self.store, self.recent)
         await self.screener.refresh_lists()
@@ -185,7 +189,7 @@ class Daemon:
         self._services.append(self.background.start(self.ami.run(), name="ami"))
 
     async def close(self) -> None:
-        """Stop accepting calls, finish background writes, close the store."""
+        """Stop accepting calls, finish background writes and queued records, close the store."""
         if self.agi is not None:
             await self.agi.close()
         for task in self._services:
@@ -197,6 +201,7 @@ class Daemon:
 
         await self.background.drain(grace_s=5.0)
         if self.store is not None:
+            await self.call_records.flush()
             await self.store.close()
         log.info("daemon_stopped")
 
@@ -386,8 +391,11 @@ class Daemon:
             if known.write is not None:
                 await asyncio.wait([known.write])
 
-        call_id = await self.store.record_call(record, uniqueids=uniqueids,
-                                               fallback_decision=decision)
+        self.call_records.queue(FinishedCall(record, frozenset(uniqueids), decision))
+
+    def _show_recorded(self, call: FinishedCall, call_id: str) -> None:
+        """Show the call as ended, once its record and hooks have committed."""
+        record = call.record
         self.hub.update(call_id, state="ended", at=record.ended_at or self.clock(),
                         answered_by=record.answered_by, transferred_to=record.transferred_to)
         log.info("call_recorded", call_id=call_id, linkedid=record.linkedid,
@@ -395,8 +403,6 @@ class Daemon:
                  answered_at_observed=record.answered_at_observed,
                  talk_seconds=record.talk_seconds,
                  hangup_cause=record.hangup_cause)
-        for hook in self.call_recorded_hooks:
-            await hook(call_id)
 
     def _known_decision(self, uniqueids: set[str]) -> KnownDecision | None:
         for uniqueid in uniqueids:

@@ -12,6 +12,7 @@ import structlog
 from aiohttp import web
 
 from callscreen.admin.status import health_snapshot
+from callscreen.call_records import RecordBatch
 from callscreen.cases.service import HrContext, on_call_recorded, on_feedback
 from callscreen.config import Config
 from callscreen.errors import CallscreenError
@@ -76,7 +77,8 @@ async def start_extensions(daemon: Daemon) -> list[Extension]:
     if notifier is not None:
         started.append(RunningTask(daemon.background.start(notifier.run(), name="notifier")))
     daemon.hr = HrContext(config, daemon.store, notifier)
-    daemon.call_recorded_hooks.append(lambda call_id: on_call_recorded(daemon.hr, call_id))
+    daemon.call_recorded_hooks.append(
+        lambda batch, call_id: on_call_recorded(hr_in_batch(daemon.hr, batch), call_id))
 
     if config.web.enabled:
         try:
@@ -86,6 +88,15 @@ async def start_extensions(daemon: Daemon) -> list[Extension]:
                 await extension.close()
             raise
     return started
+
+
+def hr_in_batch(hr: HrContext, batch: RecordBatch) -> HrContext:
+    """Return `hr` working inside a batch of call records: on its store, waking the notifier
+    only after the batch has committed."""
+    def wake_after_commit(notifier: Notifier) -> None:
+        batch.after_commit.append(notifier.wake)
+
+    return replace(hr, store=batch.store, wake_notifier=wake_after_commit)
 
 
 def add_health_routes(app: web.Application, daemon: Daemon) -> None:

@@ -44,6 +44,9 @@ class HrContext:
     store: Store
     notifier: Notifier | None = None
     clock: Callable[[], datetime] = field(default=_utc_now)
+    # Called once an evaluation's write has staged notifications. A batch of call records
+    # commits after its hooks return, so it collects the wake-up for after its commit.
+    wake_notifier: Callable[[Notifier], None] = field(default=Notifier.wake)
 
 
 async def on_call_recorded(ctx: HrContext, call_id: str) -> None:
@@ -115,7 +118,7 @@ async def evaluate_employee(ctx: HrContext, employee_id: str, *,
                                               call_id, now)
 
     if notes and ctx.notifier is not None:
-        ctx.notifier.wake()
+        ctx.wake_notifier(ctx.notifier)
     return case
 
 

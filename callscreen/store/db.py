@@ -10,15 +10,16 @@ for it inside sqlite's busy handler instead.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import structlog
@@ -30,6 +31,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 DB_TIME_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+T = TypeVar("T")
 
 
 def to_db_time(moment: datetime) -> str:
@@ -213,6 +216,29 @@ class Database:
                 if not committed and self._writer.in_transaction:
                     await self._rollback()
 
+    async def run_on_writer(self, action: str,
+                            function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `function` on the write connection's thread, in one `BEGIN IMMEDIATE`
+        transaction, and return its result. The whole transaction is one hand-off.
+
+        Commits when `function` returns and rolls back when it raises. sqlite3 errors come
+        out as StoreError naming the file and `action`. Cancelling the caller does not stop
+        a transaction that the thread has started: it still commits or rolls back there.
+        """
+        # The thread runs in a copy of the caller's context, so that log lines written
+        # there carry the ids bound to it.
+        context = contextvars.copy_context()
+        async with self._write_lock:
+            try:
+                # aiosqlite has no public call to run a function on its thread. `_execute`
+                # is what its own methods use (aiosqlite 0.20 to 0.22).
+                result: T = await self._writer._execute(  # type: ignore[no-untyped-call]
+                    context.run, _run_transaction, self._writer._conn, function)
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from exc
+
+        return result
+
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any],
                         *, action: str) -> list[sqlite3.Row]:
         """Run one query on the read connection and return every row."""
@@ -246,6 +272,24 @@ class Database:
 
     def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
         return StoreError(f"数据库操作失败 / store action failed: {action} on {self.path}: {exc}")
+
+
+def _run_transaction(connection: sqlite3.Connection,
+                     function: Callable[[sqlite3.Connection], T]) -> T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = function(connection)
+        if not connection.in_transaction:
+            # SQLITE_FULL and SQLITE_IOERR may roll back the whole transaction. A function
+            # that caught such an error would otherwise have run its later statements
+            # outside any transaction.
+            raise sqlite3.OperationalError("the transaction was rolled back by sqlite")
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+
+    return result
 
 
 async def _connect(path: Path, busy_timeout_ms: int, *, read_only: bool) -> aiosqlite.Connection:
