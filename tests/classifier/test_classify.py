@@ -235,7 +235,8 @@ reputation_sums = st.one_of(
 
 
 def expected_reason(rule: str, score: int, **params: object) -> tuple[str, int, str, str]:
-    return (rule, score, t(f"reason.{rule}", "zh-CN", **params), t(f"reason.{rule}", "en", **params))
+    key = f"reason.{rule}"
+    return (rule, score, t(key, "zh-CN", **params), t(key, "en", **params))
 
 
 @given(number=reputation_sums, block=reputation_sums, calls=st.integers(0, 6))
