@@ -175,7 +175,9 @@ class Daemon:
                 await self.refresh_history()
             except CallscreenError as exc:
                 log.error("history_refresh_failed", error=str(exc))
-            self.recent.prune(self.clock())
+            # In steps, so that a ringing call never waits for a pass over every number.
+            for _step in self.recent.prune_steps(self.clock()):
+                await asyncio.sleep(0)
 
     def start_ami(self, host: str, port: int) -> None:
         """Start following calls over AMI at host:port (the demo calls this itself)."""

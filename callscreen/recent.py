@@ -15,10 +15,12 @@ the store's text times do and ages divide exactly as `timedelta` division does.
 
 from __future__ import annotations
 
+import functools
 from bisect import insort
 from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -45,6 +47,8 @@ NEW_TAGS_SQL = (
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Entries pruned between two pauses; 1,000 take about 0.6 ms on the 2-core benchmark machine.
+PRUNE_STEP = 1000
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -169,25 +173,47 @@ class RecentHistory:
 
     def prune(self, now: datetime) -> None:
         """Forget calls and tags that fell out of every window, so memory stays bounded."""
-        now_us = to_microseconds(now)
-        for key in list(self._calls):
-            self._drop_old_calls(key, now_us)
-        for block in list(self._block_calls):
-            self._drop_old_block_calls(block, now_us)
-        for sums in (self._numbers, self._checks, self._blocks):
-            self._prune_sums(sums, now_us)
-        self._prune_sums(self._own_in_block, now_us)
-        for key in [key for key in self._key_blocks if key not in self._numbers]:
-            del self._key_blocks[key]
-        org_since_us = now_us - self._max_age_us
-        for key in [key for key, (at_us, _) in self._orgs.items() if at_us < org_since_us]:
-            del self._orgs[key]
+        for _step in self.prune_steps(now):
+            pass
 
-    def _prune_sums(self, sums: dict[K, DecayedSum], now_us: int) -> None:
-        for name, total in list(sums.items()):
-            total.value_at(now_us, self._half_life_us, self._max_age_us)
-            if not total:
-                del sums[name]
+    def prune_steps(self, now: datetime) -> Iterator[None]:
+        """Prune as `prune` does, pausing (yielding) after every PRUNE_STEP entries.
+
+        One pass over 20,000 numbers held the event loop for 10 to 13 ms. Calls and tags
+        added between steps are kept, and pruned on the next pass if they are old.
+        """
+        now_us = to_microseconds(now)
+        org_since_us = now_us - self._max_age_us
+        passes: list[tuple[list[Any], Callable[[Any], None]]] = [
+            (list(self._calls), lambda key: self._drop_old_calls(key, now_us)),
+            (list(self._block_calls), lambda block: self._drop_old_block_calls(block, now_us)),
+            *[(list(sums.items()), functools.partial(self._prune_sum, sums, now_us))
+              for sums in (self._numbers, self._checks, self._blocks, self._own_in_block)],
+            (list(self._key_blocks), self._forget_key_block),
+            (list(self._orgs), lambda key: self._forget_org(key, org_since_us)),
+        ]
+        for entries, prune_one in passes:
+            for start in range(0, len(entries), PRUNE_STEP):
+                for entry in entries[start:start + PRUNE_STEP]:
+                    prune_one(entry)
+                yield
+
+    def _prune_sum(self, sums: dict[Any, DecayedSum], now_us: int,
+                   item: tuple[Any, DecayedSum]) -> None:
+        name, total = item
+        total.value_at(now_us, self._half_life_us, self._max_age_us)
+        # The name may hold a new sum by now, added between two steps.
+        if not total and sums.get(name) is total:
+            del sums[name]
+
+    def _forget_key_block(self, key: str) -> None:
+        if key not in self._numbers:
+            self._key_blocks.pop(key, None)
+
+    def _forget_org(self, key: str, since_us: int) -> None:
+        stated = self._orgs.get(key)
+        if stated is not None and stated[0] < since_us:
+            del self._orgs[key]
 
     def _use_rules(self, rules: RulesConfig) -> None:
         self._rules = rules
@@ -215,7 +241,9 @@ class RecentHistory:
         return count
 
     def _drop_old_calls(self, key: str, now_us: int) -> None:
-        times = self._calls[key]
+        times = self._calls.get(key)
+        if times is None:
+            return
         since_us = now_us - self._window_us
         while times and times[0] < since_us:
             times.popleft()
@@ -266,6 +294,8 @@ class RecentHistory:
         return count
 
     def _drop_old_block_calls(self, block: str, now_us: int) -> None:
+        if block not in self._block_calls:
+            return
         calls, keys = self._block_calls[block], self._block_keys[block]
         since_us = now_us - self._burst_window_us
         while calls and calls[0][0] < since_us:
