@@ -184,15 +184,19 @@ class RecentHistory:
         """
         now_us = to_microseconds(now)
         org_since_us = now_us - self._max_age_us
-        passes: list[tuple[list[Any], Callable[[Any], None]]] = [
-            (list(self._calls), lambda key: self._drop_old_calls(key, now_us)),
-            (list(self._block_calls), lambda block: self._drop_old_block_calls(block, now_us)),
-            *[(list(sums.items()), functools.partial(self._prune_sum, sums, now_us))
+        # Each pass copies its table only when it starts: copying all of them at once held
+        # the loop for several milliseconds too.
+        passes: list[tuple[Callable[[], list[Any]], Callable[[Any], None]]] = [
+            (lambda: list(self._calls), lambda key: self._drop_old_calls(key, now_us)),
+            (lambda: list(self._block_calls),
+             lambda block: self._drop_old_block_calls(block, now_us)),
+            *[(functools.partial(_items, sums), functools.partial(self._prune_sum, sums, now_us))
               for sums in (self._numbers, self._checks, self._blocks, self._own_in_block)],
-            (list(self._key_blocks), self._forget_key_block),
-            (list(self._orgs), lambda key: self._forget_org(key, org_since_us)),
+            (lambda: list(self._key_blocks), self._forget_key_block),
+            (lambda: list(self._orgs), lambda key: self._forget_org(key, org_since_us)),
         ]
-        for entries, prune_one in passes:
+        for snapshot, prune_one in passes:
+            entries = snapshot()
             for start in range(0, len(entries), PRUNE_STEP):
                 for entry in entries[start:start + PRUNE_STEP]:
                     prune_one(entry)
@@ -358,3 +362,7 @@ def _block_of(key: str) -> str:
     """Return the block of an E.164 key as NumberFacts.block has it: the key less its last
     four digits. Service keys ("svc:95588") have no block."""
     return key[:-4] if key.startswith("+") and len(key) > 5 else ""
+
+
+def _items(sums: dict[Any, DecayedSum]) -> list[tuple[Any, DecayedSum]]:
+    return list(sums.items())
