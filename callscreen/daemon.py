@@ -137,7 +137,8 @@ class Daemon:
         if asterisk.mode == "screen":
             self.agi = FastAgiServer(host=asterisk.agi_host, port=asterisk.agi_port,
                                      route=self.decide, fallback=self.fallback,
-                                     deadline_ms=asterisk.decision_deadline_ms)
+                                     deadline_ms=asterisk.decision_deadline_ms,
+                                     use_mset=asterisk.agi_mset)
             await self.agi.start()
             log.info("fastagi_listening", host=asterisk.agi_host, port=self.agi.port)
         if asterisk.ami_enabled:

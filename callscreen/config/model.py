@@ -35,6 +35,7 @@ class AsteriskConfig:
     agi_host: str = _opt("127.0.0.1", host=True)
     agi_port: int = _opt(4573, min=0, max=65535)
     decision_deadline_ms: int = _opt(300, min=20, max=5000)
+    agi_mset: bool = _opt(True)
     inbound_contexts: list[str] = _opt(
         ["from-trunk", "from-pstn", "from-external", "callscreen-from-trunk"], min_len=1)
 

@@ -25,7 +25,9 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
 # separator in res_agi's 1.4 compatibility mode), equals sign, dollar or control character.
 # Square brackets are allowed when balanced, because tags such as "[疑似催收]" have them.
 # NOTE: these rules come from reading Asterisk's source (res_agi.c, main/app.c, pbx MSet);
-# no capture holds an EXEC MSet, and no live Asterisk checked them.
+# no capture holds an EXEC MSet, and no live Asterisk checked them. With "[compat]
+# res_agi = 1.4" in asterisk.conf, EXEC escapes every comma, so MSet sets one variable and
+# still answers success; `agi_mset = false` in the config is the way out there.
 _MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MSET_VALUE = re.compile(r'[^\s,"\\()|=$\x00-\x1f\x7f]*')
 # res_agi reads a command into a 2048-byte buffer (AGI_BUF_LEN); stay well inside it.
@@ -41,13 +43,14 @@ class SetCommand:
     mset: bool
 
 
-def plan_commands(variables: Mapping[str, str]) -> list[SetCommand]:
+def plan_commands(variables: Mapping[str, str], *, mset: bool = True) -> list[SetCommand]:
     """Return the commands that set `variables`: one MSet for those that fit, then the rest.
 
-    Names that are not valid variable names are left out; the caller logs them.
+    With `mset` false every variable gets a SET VARIABLE. Names that are not valid variable
+    names are left out; the caller logs them.
     """
     grouped = [(name, value) for name, value in variables.items()
-               if fits_mset(name, value)]
+               if mset and fits_mset(name, value)]
     if len(grouped) < 2 or len(mset_line(grouped)) > MAX_MSET_LINE:
         grouped = []
     in_mset = tuple(name for name, _value in grouped)

@@ -81,7 +81,7 @@ class FastAgiServer:
 
     def __init__(self, *, host: str, port: int, route: Route, fallback: Fallback,
                  deadline_ms: int, max_line: int = 8192, env_timeout_s: float = 5.0,
-                 reply_timeout_s: float = 5.0) -> None:
+                 reply_timeout_s: float = 5.0, use_mset: bool = True) -> None:
         self._host = host
         self._requested_port = port
         self._route = route
@@ -90,6 +90,7 @@ class FastAgiServer:
         self._max_line = max_line
         self._env_timeout_s = env_timeout_s
         self._reply_timeout_s = reply_timeout_s
+        self._use_mset = use_mset
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -256,7 +257,7 @@ class FastAgiServer:
             if not VARIABLE_NAME.fullmatch(name):
                 log.error("agi_variable_name_invalid", uniqueid=uniqueid, name=name)
 
-        for command in plan_commands(variables):
+        for command in plan_commands(variables, mset=self._use_mset):
             try:
                 reply = await self._send_command(reader, writer, command.line, uniqueid, debug)
                 if command.mset and not _exec_succeeded(reply):

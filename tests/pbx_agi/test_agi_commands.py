@@ -122,3 +122,12 @@ def test_fits_mset_only_when_the_round_trip_is_exact(name: str, value: str) -> N
     if fits_mset(name, value):
         line = f"EXEC MSet {name}={value},X=1\n".encode()
         assert _asterisk_reads(line) == {name: value, "X": "1"}
+
+
+def test_mset_off_sends_set_variable_for_each() -> None:
+    variables = {"CALLSCREEN_VERDICT": "flag", "CALLSCREEN_SCORE": "80"}
+
+    commands = plan_commands(variables, mset=False)
+
+    assert [command.line for command in commands] == [
+        b'SET VARIABLE CALLSCREEN_VERDICT "flag"\n', b'SET VARIABLE CALLSCREEN_SCORE "80"\n']

@@ -214,6 +214,20 @@ async def test_values_mset_cannot_carry_get_a_quoted_set_variable(
     assert session.variables == decisions.variables
 
 
+async def test_server_without_mset_sends_set_variable(decisions: Decisions,
+                                                      agi_kit: Any) -> None:
+    server = FastAgiServer(host="127.0.0.1", port=0, route=decisions.route,
+                           fallback=decisions.fallback, deadline_ms=300, use_mset=False)
+    await server.start()
+    try:
+        session = await agi_kit.play_asterisk(server.port, agi_kit.environment_chunks("local", 1))
+    finally:
+        await server.close()
+
+    assert len(session.commands) == len(VERDICT)
+    assert session.set_variable_values() == VERDICT
+
+
 async def test_missing_mset_falls_back_to_set_variable(server: FastAgiServer,
                                                        decisions: Decisions,
                                                        agi_kit: Any) -> None:
