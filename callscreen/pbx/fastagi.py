@@ -288,6 +288,9 @@ class FastAgiServer:
         for name in command.names:
             line = set_variable_line(name, variables[name])
             reply = await self._send_command(reader, writer, line, uniqueid, debug)
+            if reply.code != 200:
+                log.warning("agi_set_variable_rejected", uniqueid=uniqueid, variable=name,
+                            code=reply.code, message=reply.message)
             if reply.hangup_seen:
                 break
 

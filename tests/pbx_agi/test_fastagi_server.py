@@ -228,6 +228,21 @@ async def test_server_without_mset_sends_set_variable(decisions: Decisions,
     assert session.set_variable_values() == VERDICT
 
 
+async def test_rejected_fallback_variable_is_logged(server: FastAgiServer,
+                                                    agi_kit: Any) -> None:
+    def answer(command: bytes, index: int) -> bytes:
+        if command.startswith(b"EXEC"):
+            return b"200 result=-2\n"
+        return b"510 Invalid or unknown command\n" if index == 3 else b"200 result=1\n"
+
+    with capture_logs() as logs:
+        await agi_kit.play_asterisk(server.port, agi_kit.environment_chunks("local", 1), answer)
+
+    rejected = [entry["variable"] for entry in logs
+                if entry["event"] == "agi_set_variable_rejected"]
+    assert rejected == ["CALLSCREEN_CATEGORY"]
+
+
 async def test_missing_mset_falls_back_to_set_variable(server: FastAgiServer,
                                                        decisions: Decisions,
                                                        agi_kit: Any) -> None:
