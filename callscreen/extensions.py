@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +40,10 @@ class Extension(Protocol):
     async def close(self) -> None: ...
 
 
+# How long closing waits for a cancelled long-running task.
+TASK_CLOSE_TIMEOUT_S = 5.0
+
+
 class RunningTask:
     """A long-running task (the notifier) that is cancelled on close."""
 
@@ -48,10 +51,15 @@ class RunningTask:
         self._task = task
 
     async def close(self) -> None:
-        """Cancel the task and wait for it to finish."""
+        """Cancel the task and wait up to TASK_CLOSE_TIMEOUT_S for it to finish."""
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # TODO: find why the notifier sometimes stays pending after cancel() (seen in
+        # test_daemon_call_records, about one run of the file in four); until then a
+        # shutdown must not wait for it forever.
+        done, _pending = await asyncio.wait([self._task], timeout=TASK_CLOSE_TIMEOUT_S)
+        if not done:
+            log.warning("task_close_timed_out", task=self._task.get_name(),
+                        timeout_s=TASK_CLOSE_TIMEOUT_S)
 
 
 class WebServer:
