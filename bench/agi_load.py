@@ -2,8 +2,8 @@
 
 It runs in its own process (see `run_load_in_process`), so its CPU time is not charged to
 the server under test. Each call set-up connects, sends the 22-line environment block and
-the two `agi_arg_N` lines as res_agi 22.10.1 does, and answers each command line as res_agi
-answers it when it succeeds: `200 result=0` for EXEC, `200 result=1` for the rest. The
+the two `agi_arg_N` lines as res_agi 22.10.1 does, and replies to each command line as res_agi
+replies when it succeeds: `200 result=0` for EXEC, `200 result=1` for the rest. The
 set-up ends when the server closes or half-closes the connection. It then sends `HANGUP`
 and closes, as res_agi does at session end. A set-up's latency runs from the start of
 connect() to that end.

@@ -176,7 +176,7 @@ class Daemon:
                 await self.refresh_history()
             except CallscreenError as exc:
                 log.error("history_refresh_failed", error=str(exc))
-            # In steps, so that a ringing call never waits for a pass over every number.
+            # In steps, so that a ringing call does not wait for a whole pass over every number.
             for _step in self.recent.prune_steps(self.clock()):
                 await asyncio.sleep(0)
 

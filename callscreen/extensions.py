@@ -53,9 +53,8 @@ class RunningTask:
     async def close(self) -> None:
         """Cancel the task and wait up to TASK_CLOSE_TIMEOUT_S for it to finish."""
         self._task.cancel()
-        # TODO: find why the notifier sometimes stays pending after cancel() (seen in
-        # test_daemon_call_records, about one run of the file in four); until then a
-        # shutdown must not wait for it forever.
+        # TODO: find why the notifier sometimes stays pending after cancel(). It hung about
+        # one run in four of test_daemon_call_records, so a shutdown waits only so long.
         done, _pending = await asyncio.wait([self._task], timeout=TASK_CLOSE_TIMEOUT_S)
         if not done:
             log.warning("task_close_timed_out", task=self._task.get_name(),

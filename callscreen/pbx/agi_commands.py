@@ -3,8 +3,8 @@
 Every command costs a round trip to Asterisk, and pipelining them is not safe with res_agi
 (see the NOTE in fastagi.py), so the variables of a verdict go in as few commands as their
 values allow. MSet sets several variables in one command. Its argument is split twice
-before the values reach the channel: res_agi splits the command line on blanks, double
-quotes and backslashes, then MSet (`__ast_app_separate_args` in main/app.c) splits it on
+before the values reach the channel. First res_agi splits the command line on blanks,
+double quotes and backslashes. Then MSet (`__ast_app_separate_args` in main/app.c) splits it on
 commas, removing quotes and backslashes, and does not split inside parentheses or square
 brackets. A value with none of those characters, and with its brackets balanced, reaches
 the channel unchanged. Any other value gets a SET VARIABLE of its own, quoted as res_agi
@@ -25,7 +25,7 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,-]*\))?")
 # separator in res_agi's 1.4 compatibility mode), equals sign, dollar or control character.
 # Square brackets are allowed when balanced, because tags such as "[疑似催收]" have them.
 # NOTE: these rules come from reading Asterisk's source (res_agi.c, main/app.c, pbx MSet);
-# no capture holds an EXEC MSet, and no live Asterisk checked them. With "[compat]
+# no capture contains an EXEC MSet, and no live Asterisk checked them. With "[compat]
 # res_agi = 1.4" in asterisk.conf, EXEC escapes every comma, so MSet sets one variable and
 # still answers success; `agi_mset = false` in the config is the way out there.
 _MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,7 +64,7 @@ def plan_commands(variables: Mapping[str, str], *, mset: bool = True) -> list[Se
 
 
 def fits_mset(name: str, value: str) -> bool:
-    """Whether `name=value` passes through one MSet argument unchanged."""
+    """Return whether `name=value` passes through one MSet argument unchanged."""
     if not (_MSET_NAME.fullmatch(name) and _MSET_VALUE.fullmatch(value)):
         return False
 

@@ -372,7 +372,7 @@ class _EnvironmentBlock:
         return self.lines
 
     def _plain_block(self, whole: list[bytes]) -> bool:
-        """Whether `whole` is non-empty lines then one empty line, all within the limits."""
+        """Return whether `whole` is non-empty lines then one empty line, within the limits."""
         if not self.lines and len(whole) >= 2 and len(whole) <= self._max_lines:
             lines = whole[:-1]
             return (whole[-1] == b"" and all(lines) and not any(b"\r" in line for line in lines)

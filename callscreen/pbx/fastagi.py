@@ -309,7 +309,7 @@ class FastAgiServer:
 
 
 def _exec_succeeded(reply: AgiReply) -> bool:
-    # EXEC answers "200 result=-2" when the application does not exist.
+    # EXEC replies "200 result=-2" when the application does not exist.
     return reply.code == 200 and (reply.result or 0) >= 0
 
 

@@ -72,7 +72,7 @@ def test_one_variable_alone_uses_set_variable() -> None:
         b'SET VARIABLE CALLSCREEN_VERDICT "allow"\n']
 
 
-def test_dialplan_functions_and_bad_names_stay_out_of_mset() -> None:
+def test_mset_skips_functions_and_bad_names() -> None:
     variables = {"CALLERID(name)": "x", "A": "1", "B": "2", "bad name": "3"}
 
     commands = plan_commands(variables)
@@ -81,7 +81,7 @@ def test_dialplan_functions_and_bad_names_stay_out_of_mset() -> None:
     assert [command.names for command in commands[1:]] == [("CALLERID(name)",)]
 
 
-def test_a_line_too_long_for_res_agi_is_split() -> None:
+def test_mset_line_too_long_is_split() -> None:
     variables = {f"V{index}": "x" * 100 for index in range(12)}
 
     commands = plan_commands(variables)
@@ -118,7 +118,7 @@ def test_every_value_reaches_the_channel_unchanged(variables: dict[str, str]) ->
 
 
 @given(_NAMES, _VALUES)
-def test_fits_mset_only_when_the_round_trip_is_exact(name: str, value: str) -> None:
+def test_fits_mset_round_trip_exact(name: str, value: str) -> None:
     if fits_mset(name, value):
         line = f"EXEC MSet {name}={value},X=1\n".encode()
         assert _asterisk_reads(line) == {name: value, "X": "1"}

@@ -199,7 +199,7 @@ async def test_verdict_goes_in_one_mset_command(server: FastAgiServer, agi_kit: 
         "CALLSCREEN_SCORE=80,CALLSCREEN_TAG=[疑似催收]\n".encode()]
 
 
-async def test_values_mset_cannot_carry_get_a_quoted_set_variable(
+async def test_unsafe_values_get_set_variable(
         server: FastAgiServer, decisions: Decisions, agi_kit: Any) -> None:
     decisions.variables = {**VERDICT, "CALLSCREEN_REASONS": "kind.virtual,reputation_block",
                            "CALLSCREEN_NOTE": "two words"}
